@@ -1,0 +1,15 @@
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("orderline")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+app.conf.beat_schedule = {
+    # Durable rows left pending (broker outage, killed worker) are re-enqueued.
+    "sweep-notifications": {"task": "orders.tasks.sweep_notifications", "schedule": 60.0},
+    "sweep-documents": {"task": "invoicing.tasks.sweep_documents", "schedule": 60.0},
+}

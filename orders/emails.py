@@ -1,0 +1,38 @@
+"""Customer emails: an HTML and a plain-text twin rendered from templates/emails/<kind>.*"""
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+
+from .choices import NotificationKind
+from .models import Notification
+
+SUBJECTS = {
+    NotificationKind.ORDER_CONFIRMATION: "Order {number} received",
+    NotificationKind.ORDER_SHIPPED: "Order {number} is on its way",
+    NotificationKind.ORDER_DELIVERED: "Order {number} has been delivered",
+    NotificationKind.ORDER_CANCELLED: "Order {number} has been cancelled",
+    NotificationKind.RETURN_REQUESTED: "Return {rma} for order {number}: next steps",
+    NotificationKind.RETURN_RECEIVED: "We received your return {rma} (order {number})",
+    NotificationKind.REFUND_ISSUED: "Refund for order {number}",
+}
+
+
+def render_notification(n: Notification) -> EmailMultiAlternatives:
+    order = n.order
+    payload = n.payload or {}
+    context = {
+        "order": order,
+        "lines": list(order.lines.all()),
+        "status_url": order.status_url(),
+        "merchant_name": settings.MERCHANT_NAME,
+        "site_url": settings.SITE_URL,
+        "payload": payload,
+        "kind": n.kind,
+    }
+    subject = f"{SUBJECTS[n.kind].format(number=order.number, rma=payload.get('rma', ''))} · {settings.MERCHANT_NAME}"
+    text = render_to_string(f"emails/{n.kind}.txt", context)
+    html = render_to_string(f"emails/{n.kind}.html", context)
+    message = EmailMultiAlternatives(subject=subject, body=text, to=[n.recipient])
+    message.attach_alternative(html, "text/html")
+    return message

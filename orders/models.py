@@ -1,0 +1,229 @@
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.urls import reverse
+
+from core.models import TimeStampedModel
+from core.money import quantize, tax_of
+from customers.models import Customer
+from inventory.models import Product
+
+from .choices import (
+    ChannelKind,
+    EventSource,
+    EventType,
+    FulfillmentStatus,
+    NotificationKind,
+    NotificationStatus,
+    OrderStatus,
+    PaymentStatus,
+)
+
+
+def new_status_token() -> str:
+    return secrets.token_urlsafe(32)  # 256 bits
+
+
+class SalesChannel(TimeStampedModel):
+    slug = models.SlugField(unique=True)
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=20, choices=ChannelKind.choices)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class OrderQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """Orders the acting user may see: every staff role sees every order."""
+        from core.roles import is_staff_member
+
+        return self if is_staff_member(user) else self.none()
+
+
+class Order(TimeStampedModel):
+    number = models.CharField(max_length=32, unique=True)
+    channel = models.ForeignKey(SalesChannel, on_delete=models.PROTECT, related_name="orders")
+    external_id = models.CharField(max_length=100, blank=True)
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="orders")
+    email = models.EmailField()
+    phone = models.CharField(max_length=40, blank=True)
+
+    ship_name = models.CharField("Recipient", max_length=200)
+    ship_line1 = models.CharField("Address line 1", max_length=200)
+    ship_line2 = models.CharField("Address line 2", max_length=200, blank=True)
+    ship_city = models.CharField("City", max_length=100)
+    ship_region = models.CharField("Region", max_length=100, blank=True)
+    ship_postal_code = models.CharField("Postal code", max_length=20)
+    ship_country = models.CharField("Country", max_length=2)
+
+    currency = models.CharField(max_length=3, default="EUR")
+    subtotal = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    tax_total = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    shipping_total = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    total = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+
+    status = models.CharField(max_length=20, choices=OrderStatus.choices, default=OrderStatus.OPEN)
+    fulfillment_status = models.CharField(
+        max_length=20, choices=FulfillmentStatus.choices, default=FulfillmentStatus.UNFULFILLED
+    )
+    payment_status = models.CharField(max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.UNPAID)
+    hold_reason = models.CharField(max_length=255, blank=True)
+    cancel_reason = models.CharField(max_length=255, blank=True)
+
+    shipping_method = models.CharField(max_length=50, blank=True)
+    payment_method = models.CharField(max_length=50, blank=True)
+    notes = models.TextField(blank=True)
+    status_token = models.CharField(max_length=64, unique=True, default=new_status_token, editable=False)
+    placed_at = models.DateTimeField(db_index=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    objects = OrderQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-placed_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "external_id"], condition=~Q(external_id=""), name="order_external_id_per_channel"
+            ),
+            models.CheckConstraint(condition=Q(total__gte=0), name="order_total_not_negative"),
+        ]
+        indexes = [
+            models.Index(fields=["status", "-placed_at"]),
+            models.Index(fields=["fulfillment_status", "-placed_at"]),
+            models.Index(fields=["payment_status", "-placed_at"]),
+            models.Index(fields=["customer", "-placed_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    def get_absolute_url(self) -> str:
+        return reverse("orders:detail", args=[self.number])
+
+    def status_path(self) -> str:
+        return reverse("status:page", args=[self.status_token])
+
+    def status_url(self) -> str:
+        return settings.SITE_URL + self.status_path()
+
+    @property
+    def shipping_address_lines(self) -> list[str]:
+        city = " ".join(p for p in [self.ship_postal_code, self.ship_city] if p)
+        return [p for p in [self.ship_name, self.ship_line1, self.ship_line2, city, self.ship_region, self.ship_country] if p]
+
+
+class OrderLine(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    line_no = models.PositiveSmallIntegerField()
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="order_lines")
+    # Snapshot at the moment of sale.
+    sku = models.CharField(max_length=64)
+    name = models.CharField(max_length=200)
+    unit_price = models.DecimalField(max_digits=12, decimal_places=2)
+    tax_rate = models.DecimalField(max_digits=5, decimal_places=4)
+
+    quantity = models.PositiveIntegerField()
+    quantity_reserved = models.PositiveIntegerField(default=0)
+    quantity_backordered = models.PositiveIntegerField(default=0)
+    quantity_shipped = models.PositiveIntegerField(default=0)
+    quantity_delivered = models.PositiveIntegerField(default=0)
+    quantity_returned = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["order", "line_no"]
+        constraints = [
+            models.UniqueConstraint(fields=["order", "line_no"], name="order_line_no_unique"),
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="order_line_quantity_positive"),
+            models.CheckConstraint(
+                condition=Q(quantity_shipped__lte=F("quantity"))
+                & Q(quantity_delivered__lte=F("quantity_shipped"))
+                & Q(quantity_returned__lte=F("quantity_shipped"))
+                & Q(quantity_reserved__lte=F("quantity")),
+                name="order_line_quantities_consistent",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_id}/{self.line_no} {self.quantity} × {self.sku}"
+
+    @property
+    def demand_ref(self) -> str:
+        """How inventory knows this line's reservations."""
+        return line_demand_ref(self.order.number, self.line_no)
+
+    @property
+    def net_total(self):
+        return quantize(self.unit_price * self.quantity)
+
+    @property
+    def tax_total(self):
+        return tax_of(self.net_total, self.tax_rate)
+
+    @property
+    def gross_total(self):
+        return self.net_total + self.tax_total
+
+    @property
+    def quantity_open(self) -> int:
+        """Ordered, not yet shipped."""
+        return self.quantity - self.quantity_shipped
+
+
+def line_demand_ref(order_number: str, line_no: int) -> str:
+    return f"order:{order_number}:{line_no}"
+
+
+class OrderEvent(models.Model):
+    """The timeline. Every change of an order's state writes one, in the same transaction."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
+    type = models.CharField(max_length=30, choices=EventType.choices)
+    source = models.CharField(max_length=20, choices=EventSource.choices, default=EventSource.STAFF)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    message = models.CharField(max_length=500)
+    customer_message = models.CharField(max_length=500, blank=True)
+    payload = models.JSONField(default=dict, blank=True)
+    visible_to_customer = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["order", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} {self.type}"
+
+
+class Notification(TimeStampedModel):
+    """A customer email to send: the durable row behind the Celery task."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=30, choices=NotificationKind.choices)
+    recipient = models.EmailField()
+    dedupe_key = models.CharField(max_length=120, unique=True)
+    payload = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=NotificationStatus.choices, default=NotificationStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    subject = models.CharField(max_length=255, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "updated_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} → {self.recipient} ({self.status})"
