@@ -149,7 +149,7 @@ def stock_release(*, demand_ref: str, quantity: int | None = None, actor, refere
     """Give reserved stock back. ``quantity=None`` releases all of it. Returns units released.
     Units are released from the lowest-priority warehouse first."""
     reservations = list(
-        Reservation.objects.select_for_update()
+        Reservation.objects.select_for_update(of=("self",))
         .filter(demand_ref=demand_ref, quantity__gt=0)
         .select_related("warehouse")
         .order_by("pk")

@@ -89,7 +89,7 @@ def notification_send(*, notification_id: int) -> Notification | None:
     from .emails import render_notification
 
     with transaction.atomic():
-        n = Notification.objects.select_for_update().select_related("order").filter(pk=notification_id).first()
+        n = Notification.objects.select_for_update(of=("self",)).select_related("order").filter(pk=notification_id).first()
         if n is None or n.status == NotificationStatus.SENT:
             return n
         Notification.objects.filter(pk=n.pk).update(attempts=F("attempts") + 1)

@@ -34,7 +34,7 @@ def returnable_quantities(*, order: Order) -> dict[int, int]:
 
 
 def _lock(rma: ReturnRequest, new_status: str) -> ReturnRequest:
-    locked = ReturnRequest.objects.select_for_update().select_related("order").get(pk=rma.pk)
+    locked = ReturnRequest.objects.select_for_update(of=("self",)).select_related("order").get(pk=rma.pk)
     if new_status not in RETURN_TRANSITIONS[locked.status]:
         raise InvalidTransition(
             f"Return {locked.number} is {locked.get_status_display().lower()}; "
