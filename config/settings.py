@@ -17,12 +17,20 @@ env = environ.Env()
 
 DEBUG = env.bool("DEBUG", default=True)
 # A development key is generated once per checkout and kept in var/ (never committed).
-_dev_key_file = VAR_DIR / "dev-secret-key"
-if "SECRET_KEY" not in env and not _dev_key_file.exists():
-    from django.core.management.utils import get_random_secret_key
+# In production (DEBUG=false) SECRET_KEY must be set: web and workers must share one key.
+if "SECRET_KEY" in env:
+    SECRET_KEY = env.str("SECRET_KEY")
+elif DEBUG:
+    _dev_key_file = VAR_DIR / "dev-secret-key"
+    if not _dev_key_file.exists():
+        from django.core.management.utils import get_random_secret_key
 
-    _dev_key_file.write_text(get_random_secret_key())
-SECRET_KEY = env.str("SECRET_KEY", default=None) or _dev_key_file.read_text().strip()
+        _dev_key_file.write_text(get_random_secret_key())
+    SECRET_KEY = _dev_key_file.read_text().strip()
+else:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("Set SECRET_KEY in the environment when DEBUG is false.")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -142,13 +150,14 @@ if REDIS_URL:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 else:
     _broker_dir = VAR_DIR / "broker"
-    for _sub in ("out", "processed"):
+    for _sub in ("out", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "out"),
         "data_folder_out": str(_broker_dir / "out"),
         "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 CELERY_TASK_IGNORE_RESULT = True
