@@ -84,9 +84,15 @@ class DocumentLine(models.Model):
 class InvoiceLine(DocumentLine):
     invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
 
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.sku}"
+
 
 class CreditNoteLine(DocumentLine):
     credit_note = models.ForeignKey(CreditNote, on_delete=models.CASCADE, related_name="lines")
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.sku}"
 
 
 class Payment(models.Model):

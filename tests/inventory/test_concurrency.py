@@ -96,7 +96,7 @@ def test_opposite_line_order_does_not_deadlock_and_ledger_stays_exact():
         return order_place(channel=channel, email=f"mix{i}@example.com", name="Mix", address=ADDRESS,
                            lines=lines, actor=manager).number
 
-    results, errors = run_threads(16, act)
+    _, errors = run_threads(16, act)
 
     assert not [e for e in errors if not isinstance(e, ValidationFailed)], errors
     assert stock_discrepancies() == []

@@ -4,7 +4,14 @@ from django.db import IntegrityError, transaction
 from core.errors import DomainError, OutOfStock
 from inventory.models import Reservation, StockLevel, StockMovement
 from inventory.selectors import availability_for, stock_discrepancies
-from inventory.services import Demand, stock_adjust, stock_receive, stock_release, stock_reserve, stock_ship
+from inventory.services import (
+    Demand,
+    stock_adjust,
+    stock_receive,
+    stock_release,
+    stock_reserve,
+    stock_ship,
+)
 from tests.factories import ProductFactory
 
 pytestmark = pytest.mark.django_db
