@@ -1,5 +1,15 @@
+"""The customer's pages, mounted at /status/ (no login)."""
+
 from django.urls import path
-from django.http import HttpResponse
+
+from . import public_views
 
 app_name = "status"
-urlpatterns = [path("<str:token>/", lambda r, token: HttpResponse(token), name="page")]
+urlpatterns = [
+    path("", public_views.lookup, name="lookup"),
+    path("<str:token>/", public_views.page, name="page"),
+    path("<str:token>/return/", public_views.return_request, name="return"),
+    path(
+        "<str:token>/documents/<str:kind>/<str:number>.pdf", public_views.document, name="document"
+    ),
+]

@@ -2,7 +2,6 @@ from django.db.models import Exists, OuterRef, Value
 from django.db.models.functions import Concat
 
 from inventory.models import Reservation
-
 from orders.choices import OrderStatus
 from orders.models import Order
 

@@ -8,7 +8,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from core import roles
-from core.errors import DomainError, InvalidTransition
+from core.errors import DomainError, InvalidTransition, ValidationFailed
 from core.sequences import sequence_next
 from inventory.models import Warehouse
 from inventory.selectors import reservations_by_ref
@@ -16,7 +16,12 @@ from inventory.services import stock_ship
 from invoicing.services import invoice_issue
 from orders.choices import EventSource, EventType, NotificationKind, OrderStatus
 from orders.models import Order, OrderLine, line_demand_ref
-from orders.services import notification_queue, order_event_add, order_lines_delivered, order_lines_shipped
+from orders.services import (
+    notification_queue,
+    order_event_add,
+    order_lines_delivered,
+    order_lines_shipped,
+)
 
 from .choices import OPEN_STATUSES, SHIPMENT_TRANSITIONS, ShipmentStatus
 from .models import Carrier, Shipment, ShipmentLine
@@ -115,13 +120,13 @@ def shipment_ship(*, shipment: Shipment, carrier: Carrier | None, tracking_numbe
     """Hand the parcel to the carrier: stock leaves on_hand and reserved through the ledger,
     the order's lines count it shipped, the invoice is issued and the customer is told."""
     roles.check_role(actor, roles.FULFIL)
-    errors = []
+    errors: dict[str, list[str]] = {}
     if carrier is None:
-        errors.append(("carrier", "Choose the carrier."))
+        errors["carrier"] = ["Choose the carrier."]
     if not (tracking_number or "").strip():
-        errors.append(("tracking_number", "Enter the tracking number printed on the label."))
+        errors["tracking_number"] = ["Enter the tracking number printed on the label."]
     if errors:
-        raise DomainError(errors[0][1], field=errors[0][0])
+        raise ValidationFailed(errors)
     s = _lock(shipment, ShipmentStatus.SHIPPED)
     order = Order.objects.select_for_update().get(pk=s.order_id)
     if order.status not in (OrderStatus.OPEN,):

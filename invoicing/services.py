@@ -17,8 +17,8 @@ from orders.models import Order, OrderLine
 from orders.services import notification_queue, order_event_add, order_recompute
 
 from .choices import DocumentStatus, PaymentMethod
-from .selectors import order_paid_and_refunded
 from .models import CreditNote, CreditNoteLine, Invoice, InvoiceLine, Payment, Refund
+from .selectors import order_paid_and_refunded
 
 
 def _bill_to(order: Order) -> str:

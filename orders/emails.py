@@ -26,6 +26,7 @@ def render_notification(n: Notification) -> EmailMultiAlternatives:
         "lines": list(order.lines.all()),
         "status_url": order.status_url(),
         "merchant_name": settings.MERCHANT_NAME,
+        "merchant_address": settings.MERCHANT_ADDRESS,
         "site_url": settings.SITE_URL,
         "payload": payload,
         "kind": n.kind,

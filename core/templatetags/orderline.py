@@ -5,7 +5,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.timesince import timesince
 
-from core.money import format_money
+from core.money import format_money, to_decimal
 
 register = template.Library()
 
@@ -62,3 +62,13 @@ def when(value):
 @register.filter
 def humanize_status(value):
     return (value or "").replace("_", " ").capitalize()
+
+
+@register.filter
+def percent(rate):
+    """A tax rate fraction as people write it: 0.1900 -> "19 %", 0.0550 -> "5.5 %"."""
+    if rate is None or rate == "":
+        return ""
+    value = (to_decimal(rate) * 100).normalize()
+    text = f"{value:f}"
+    return f"{text} %"
