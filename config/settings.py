@@ -40,7 +40,7 @@ MERCHANT_NAME = env.str("MERCHANT_NAME", default="Northwind Outfitters")
 DEFAULT_CURRENCY = env.str("DEFAULT_CURRENCY", default="EUR")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "core.admin_site.OrderlineAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -199,7 +199,11 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
+    },
 }
 
 ORDER_NUMBER_PREFIX = env.str("ORDER_NUMBER_PREFIX", default="NW-")

@@ -5,10 +5,6 @@ from django.urls import include, path
 
 from core.views import healthz
 
-admin.site.site_header = "Orderline back office"
-admin.site.site_title = "Orderline admin"
-admin.site.index_title = "Corrections"
-
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("login/", auth_views.LoginView.as_view(template_name="auth/login.html", redirect_authenticated_user=True), name="login"),

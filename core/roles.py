@@ -88,3 +88,12 @@ def staff_required(view=None, *, roles: Iterable[str] | None = None):
     if view is not None:
         return decorator(view)
     return decorator
+
+
+def role_group(name: str):
+    """The Django group of a role. Created by a migration; recreated if someone removed it."""
+    from django.contrib.auth.models import Group
+
+    if name not in ROLE_LABELS:
+        raise ValueError(f"unknown role {name!r}")
+    return Group.objects.get_or_create(name=name)[0]

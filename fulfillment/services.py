@@ -165,14 +165,15 @@ def shipment_mark_delivered(*, shipment: Shipment, actor, note: str = "", source
     if source == EventSource.STAFF:
         roles.check_role(actor, roles.MARK_DELIVERED)
     s = _lock(shipment, ShipmentStatus.DELIVERED)
-    order_lines_delivered(order=s.order, quantities={sl.order_line_id: sl.quantity for sl in s.lines.all()})
     s.status = ShipmentStatus.DELIVERED
     s.delivered_at = timezone.now()
     s.delivery_note = note.strip()
     s.save(update_fields=["status", "delivered_at", "delivery_note", "updated_at"])
+    # The event first: recounting the lines may close the order, which comes after.
     order_event_add(order=s.order, type=EventType.DELIVERED, actor=actor, source=source,
                     message=f"Shipment {s.number} delivered." + (f" Note: {s.delivery_note}" if s.delivery_note else ""),
                     customer_message="Delivered.", payload={"shipment": s.number})
+    order_lines_delivered(order=s.order, quantities={sl.order_line_id: sl.quantity for sl in s.lines.all()})
     notification_queue(order=s.order, kind=NotificationKind.ORDER_DELIVERED, key=s.number,
                        payload={"shipment": s.number})
     return s

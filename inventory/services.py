@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.db.models import F
 
+from core import roles
 from core.errors import DomainError, OutOfStock
 
 from .choices import MovementKind
@@ -206,6 +207,7 @@ def _level_for_update(product_id: int, warehouse_id: int) -> StockLevel:
 def stock_receive(*, product: Product, warehouse: Warehouse, quantity: int, actor, reference: str = "",
                   reason: str = "", kind: str = MovementKind.RECEIPT) -> StockLevel:
     """Units arrive (a supplier receipt, or a return put back on the shelf)."""
+    roles.check_role(actor, roles.MANAGE_STOCK)
     if quantity <= 0:
         raise DomainError("Quantity must be at least 1.", field="quantity")
     level = _level_for_update(product.pk, warehouse.pk)
@@ -223,6 +225,7 @@ def stock_restock_return(*, product: Product, warehouse: Warehouse, quantity: in
 @transaction.atomic
 def stock_adjust(*, product: Product, warehouse: Warehouse, delta: int, reason: str, actor, reference: str = "") -> StockLevel:
     """Correct on_hand by ``delta`` (found, damaged, lost...). A reason is required."""
+    roles.check_role(actor, roles.MANAGE_STOCK)
     if not reason.strip():
         raise DomainError("Say why the stock is adjusted.", field="reason")
     if delta == 0:

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import F, Sum
 from django.utils import timezone
 
 from core import roles
@@ -194,24 +194,51 @@ def refund_record(*, order: Order, amount: Decimal, actor, credit_note: CreditNo
     return refund
 
 
+DOCUMENT_MAX_ATTEMPTS = 5
+
+
+def _document_model(kind: str):
+    return Invoice if kind == "invoice" else CreditNote
+
+
 def document_render(*, kind: str, pk: int):
-    """Render a document's PDF once; a rendered document is left alone."""
+    """Render a document's PDF once; a rendered document is left alone.
+
+    A failure is recorded outside the rendering transaction (which rolls back); after
+    DOCUMENT_MAX_ATTEMPTS the document is marked failed for staff to look at."""
     from .pdf import render_pdf
 
-    model = Invoice if kind == "invoice" else CreditNote
-    with transaction.atomic():
-        doc = model.objects.select_for_update().filter(pk=pk).first()
-        if doc is None or doc.pdf_status == DocumentStatus.RENDERED:
-            return doc
-        model.objects.filter(pk=pk).update(pdf_attempts=doc.pdf_attempts + 1)
-        try:
+    model = _document_model(kind)
+    try:
+        with transaction.atomic():
+            doc = model.objects.select_for_update().filter(pk=pk).first()
+            if doc is None or doc.pdf_status == DocumentStatus.RENDERED:
+                return doc
             content = render_pdf(doc)
-        except Exception as exc:
-            model.objects.filter(pk=pk).update(pdf_error=str(exc)[:2000],
-                                               pdf_status=DocumentStatus.FAILED if doc.pdf_attempts >= 4 else DocumentStatus.PENDING)
-            raise
-        doc.pdf.save(f"{doc.number}.pdf", ContentFile(content), save=False)
-        doc.pdf_status = DocumentStatus.RENDERED
-        doc.pdf_error = ""
-        doc.save(update_fields=["pdf", "pdf_status", "pdf_error", "updated_at"])
-        return doc
+            doc.pdf.save(f"{doc.number}.pdf", ContentFile(content), save=False)
+            doc.pdf_status = DocumentStatus.RENDERED
+            doc.pdf_error = ""
+            doc.pdf_attempts = F("pdf_attempts") + 1
+            doc.save(update_fields=["pdf", "pdf_status", "pdf_error", "pdf_attempts", "updated_at"])
+            doc.refresh_from_db(fields=["pdf_attempts"])
+            return doc
+    except Exception as exc:
+        model.objects.filter(pk=pk).exclude(pdf_status=DocumentStatus.RENDERED).update(
+            pdf_attempts=F("pdf_attempts") + 1, pdf_error=f"{exc.__class__.__name__}: {exc}"[:2000],
+            updated_at=timezone.now(),
+        )
+        model.objects.filter(pk=pk, pdf_status=DocumentStatus.PENDING, pdf_attempts__gte=DOCUMENT_MAX_ATTEMPTS).update(
+            pdf_status=DocumentStatus.FAILED
+        )
+        raise
+
+
+@transaction.atomic
+def document_rerender(*, kind: str, pk: int, actor) -> None:
+    """Give a failed document another go (a back-office correction)."""
+    roles.check_role(actor, (roles.MANAGER, roles.FINANCE))
+    model = _document_model(kind)
+    model.objects.filter(pk=pk).exclude(pdf_status=DocumentStatus.RENDERED).update(
+        pdf_status=DocumentStatus.PENDING, pdf_attempts=0, pdf_error=""
+    )
+    _schedule_render(model.objects.get(pk=pk))

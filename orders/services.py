@@ -84,34 +84,52 @@ def notification_queue(*, order: Order, kind: str, key: str = "", payload: dict 
     return notification if created else None
 
 
+NOTIFICATION_MAX_ATTEMPTS = 8
+
+
 def notification_send(*, notification_id: int) -> Notification | None:
-    """Send one email, once. Locks the row; a row already sent is left alone."""
+    """Send one email, once. Locks the row; a row already sent is left alone.
+
+    A failure is recorded outside the sending transaction (which rolls back), so attempts
+    and the last error survive; after NOTIFICATION_MAX_ATTEMPTS the row is marked failed
+    and shows on the dashboard instead of being retried for ever."""
     from .emails import render_notification
 
-    with transaction.atomic():
-        n = Notification.objects.select_for_update(of=("self",)).select_related("order").filter(pk=notification_id).first()
-        if n is None or n.status == NotificationStatus.SENT:
-            return n
-        Notification.objects.filter(pk=n.pk).update(attempts=F("attempts") + 1)
-        message = render_notification(n)
-        try:
+    try:
+        with transaction.atomic():
+            n = (
+                Notification.objects.select_for_update(of=("self",))
+                .select_related("order")
+                .filter(pk=notification_id)
+                .first()
+            )
+            if n is None or n.status == NotificationStatus.SENT:
+                return n
+            message = render_notification(n)
             message.send(fail_silently=False)
-        except Exception as exc:
-            Notification.objects.filter(pk=n.pk).update(last_error=str(exc)[:2000], updated_at=timezone.now())
-            raise
-        n.status = NotificationStatus.SENT
-        n.sent_at = timezone.now()
-        n.subject = message.subject
-        n.last_error = ""
-        n.save(update_fields=["status", "sent_at", "subject", "last_error", "updated_at"])
-        order_event_add(
-            order=n.order,
-            type=EventType.EMAIL_SENT,
-            message=f"Email sent to {n.recipient}: {message.subject}",
-            source=EventSource.SYSTEM,
-            payload={"notification": n.pk, "kind": n.kind},
+            n.status = NotificationStatus.SENT
+            n.sent_at = timezone.now()
+            n.subject = message.subject
+            n.last_error = ""
+            n.attempts = F("attempts") + 1
+            n.save(update_fields=["status", "sent_at", "subject", "last_error", "attempts", "updated_at"])
+            order_event_add(
+                order=n.order,
+                type=EventType.EMAIL_SENT,
+                message=f"Email sent to {n.recipient}: {message.subject}",
+                source=EventSource.SYSTEM,
+                payload={"notification": n.pk, "kind": n.kind},
+            )
+            n.refresh_from_db(fields=["attempts"])
+            return n
+    except Exception as exc:
+        Notification.objects.filter(pk=notification_id).exclude(status=NotificationStatus.SENT).update(
+            attempts=F("attempts") + 1, last_error=f"{exc.__class__.__name__}: {exc}"[:2000], updated_at=timezone.now()
         )
-        return n
+        Notification.objects.filter(
+            pk=notification_id, status=NotificationStatus.PENDING, attempts__gte=NOTIFICATION_MAX_ATTEMPTS
+        ).update(status=NotificationStatus.FAILED)
+        raise
 
 
 # ---------------------------------------------------------------- derived statuses

@@ -109,7 +109,6 @@ def return_receive(*, return_request: ReturnRequest, actor, restock: bool = True
             wh_id = order_line_warehouse(order_line=rl.order_line) or fallback.pk
             stock_restock_return(product=rl.order_line.product, warehouse=Warehouse.objects.get(pk=wh_id),
                                  quantity=qty, actor=actor, reference=rma.number)
-    order_lines_returned(order=rma.order, quantities=received)
     rma.status = ReturnStatus.RECEIVED
     rma.restock = restock
     rma.received_at = timezone.now()
@@ -120,6 +119,7 @@ def return_receive(*, return_request: ReturnRequest, actor, restock: bool = True
                             + (" and restocked." if restock else ", not restocked."),
                     customer_message=f"We received your return {rma.number}.",
                     payload={"return": rma.number, "restocked": restock})
+    order_lines_returned(order=rma.order, quantities=received)
     notification_queue(order=rma.order, kind=NotificationKind.RETURN_RECEIVED, key=rma.number,
                        payload={"rma": rma.number, "count": count})
     return rma

@@ -1,8 +1,9 @@
 from decimal import Decimal
 
 import factory
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 
+from core.roles import role_group
 from customers.models import Customer
 from fulfillment.models import Carrier
 from inventory.models import Product, Warehouse
@@ -25,7 +26,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     def roles(self, create, extracted, **kwargs):
         if create and extracted:
             for name in extracted:
-                self.groups.add(Group.objects.get(name=name))
+                self.groups.add(role_group(name))
         if create:
             self.save()
 
