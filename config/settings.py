@@ -5,6 +5,7 @@ filesystem, so ``make run`` needs no server. ``DATABASE_URL``, ``REDIS_URL`` and
 ``EMAIL_URL`` switch to PostgreSQL, Redis and a real mail server.
 """
 
+from decimal import Decimal
 from pathlib import Path
 
 import environ
@@ -208,3 +209,10 @@ LOGGING = {
 
 ORDER_NUMBER_PREFIX = env.str("ORDER_NUMBER_PREFIX", default="NW-")
 MERCHANT_ADDRESS = env.str("MERCHANT_ADDRESS", default="Northwind Outfitters GmbH\nHafenstraße 12\n20457 Hamburg\nGermany")
+
+# Automatic holds at placement (issue B): orders above this total (in the order's currency)
+# wait for a review; a probable duplicate is the same customer with the same lines within
+# DUPLICATE_ORDER_WINDOW_MINUTES; these payment methods need payment before shipping.
+HOLD_ORDERS_ABOVE = Decimal(env.str("HOLD_ORDERS_ABOVE", default="2500.00"))
+DUPLICATE_ORDER_WINDOW_MINUTES = env.int("DUPLICATE_ORDER_WINDOW_MINUTES", default=10)
+PAY_BEFORE_SHIPPING_METHODS = env.list("PAY_BEFORE_SHIPPING_METHODS", default=["bank_transfer"])

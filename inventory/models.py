@@ -17,8 +17,22 @@ class Product(TimeStampedModel):
     )
     barcode = models.CharField(max_length=64, blank=True, db_index=True)
     weight_grams = models.PositiveIntegerField(default=0)
+    length_mm = models.PositiveIntegerField(default=0)
+    width_mm = models.PositiveIntegerField(default=0)
+    height_mm = models.PositiveIntegerField(default=0)
     active = models.BooleanField(default=True)
-    allow_backorder = models.BooleanField(default=False)
+    allow_backorder = models.BooleanField(
+        default=False, help_text="Take orders beyond stock; receipts fill them oldest order first"
+    )
+    reorder_point = models.PositiveIntegerField(
+        default=0, help_text="Alert when available to promise falls to this (0: no alert)"
+    )
+    reorder_quantity = models.PositiveIntegerField(default=0, help_text="Usual quantity to order from the supplier")
+    lead_time_days = models.PositiveSmallIntegerField(default=7, help_text="Supplier lead time in days")
+    substitutes = models.ManyToManyField(
+        "self", symmetrical=False, blank=True, related_name="substitute_for",
+        help_text="Offered when this product is short",
+    )
 
     class Meta:
         ordering = ["sku"]
@@ -121,3 +135,75 @@ class Reservation(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.demand_ref}: {self.quantity} × {self.product_id} @ {self.warehouse_id}"
+
+
+class Backorder(TimeStampedModel):
+    """Demand waiting for stock: a receipt fills the oldest first (created_at, id)."""
+
+    demand_ref = models.CharField(max_length=64, unique=True)
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="backorders")
+    quantity = models.PositiveIntegerField(help_text="Units still waiting")
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["product", "created_at"], condition=Q(quantity__gt=0), name="backorder_waiting")]
+
+    def __str__(self) -> str:
+        return f"{self.demand_ref}: {self.quantity} × {self.product_id} waiting"
+
+
+class ExpectedReceipt(TimeStampedModel):
+    """Stock on its way from a supplier: counted in available-to-promise with its date."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Expected"
+        RECEIVED = "received", "Received"
+        CANCELLED = "cancelled", "Cancelled"
+
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="expected_receipts")
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="expected_receipts")
+    quantity = models.PositiveIntegerField()
+    quantity_received = models.PositiveIntegerField(default=0)
+    expected_on = models.DateField()
+    reference = models.CharField(max_length=100, blank=True, help_text="Supplier order number")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["expected_on", "id"]
+        indexes = [models.Index(fields=["product", "status", "expected_on"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(quantity__gt=0) & Q(quantity_received__lte=F("quantity")), name="expected_receipt_quantities"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.product_id} due {self.expected_on}"
+
+    @property
+    def quantity_open(self) -> int:
+        return self.quantity - self.quantity_received
+
+
+class RestockAlert(models.Model):
+    """Available to promise fell to the reorder point: one alert (and one email) per crossing."""
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="restock_alerts")
+    opened_at = models.DateTimeField(auto_now_add=True)
+    available_at_open = models.IntegerField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+    notified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-opened_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["product"], condition=Q(closed_at__isnull=True), name="restock_alert_one_open_per_product"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Restock {self.product_id} ({'open' if self.closed_at is None else 'closed'})"

@@ -26,6 +26,14 @@ ORDER_TRANSITIONS: dict[str, set[str]] = {
 }
 
 
+class HoldCode(models.TextChoices):
+    MANUAL = "manual", "Held by staff"
+    ADDRESS = "address", "Incomplete address"
+    PAYMENT = "payment", "Payment required before shipping"
+    HIGH_VALUE = "high_value", "Order above the review threshold"
+    DUPLICATE = "duplicate", "Probable duplicate"
+
+
 class FulfillmentStatus(models.TextChoices):
     UNFULFILLED = "unfulfilled", "Unfulfilled"
     PARTIALLY_RESERVED = "partially_reserved", "Partially reserved"
@@ -74,6 +82,10 @@ class EventType(models.TextChoices):
     CREDIT_NOTE_ISSUED = "credit_note_issued", "Credit note issued"
     REFUNDED = "refunded", "Refunded"
     NOTE = "note", "Note"
+    EDITED = "edited", "Edited"
+    LINE_CANCELLED = "line_cancelled", "Line cancelled"
+    BACKORDERED = "backordered", "Backordered"
+    BACKORDER_FILLED = "backorder_filled", "Backorder filled"
 
 
 class NotificationKind(models.TextChoices):
@@ -81,6 +93,8 @@ class NotificationKind(models.TextChoices):
     ORDER_SHIPPED = "order_shipped", "Order shipped"
     ORDER_DELIVERED = "order_delivered", "Order delivered"
     ORDER_CANCELLED = "order_cancelled", "Order cancelled"
+    ORDER_CHANGED = "order_changed", "Order changed"
+    BACKORDER_FILLED = "backorder_filled", "Backordered items available"
     RETURN_REQUESTED = "return_requested", "Return requested"
     RETURN_RECEIVED = "return_received", "Return received"
     REFUND_ISSUED = "refund_issued", "Refund issued"

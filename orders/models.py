@@ -13,6 +13,7 @@ from inventory.models import Product
 from .choices import (
     ChannelKind,
     EventSource,
+    HoldCode,
     EventType,
     FulfillmentStatus,
     NotificationKind,
@@ -75,6 +76,10 @@ class Order(TimeStampedModel):
     )
     payment_status = models.CharField(max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.UNPAID)
     hold_reason = models.CharField(max_length=255, blank=True)
+    hold_code = models.CharField(
+        max_length=20, choices=HoldCode.choices, blank=True,
+        help_text="What put the order on hold (manual, or an automatic check)",
+    )
     cancel_reason = models.CharField(max_length=255, blank=True)
 
     shipping_method = models.CharField(max_length=50, blank=True)
@@ -131,9 +136,13 @@ class OrderLine(models.Model):
     sku = models.CharField(max_length=64)
     name = models.CharField(max_length=200)
     unit_price = models.DecimalField(max_digits=12, decimal_places=2)
+    list_price = models.DecimalField(
+        max_digits=12, decimal_places=2, null=True, blank=True, help_text="Catalogue price when it was overridden"
+    )
     tax_rate = models.DecimalField(max_digits=5, decimal_places=4)
 
     quantity = models.PositiveIntegerField()
+    quantity_cancelled = models.PositiveIntegerField(default=0)
     quantity_reserved = models.PositiveIntegerField(default=0)
     quantity_backordered = models.PositiveIntegerField(default=0)
     quantity_shipped = models.PositiveIntegerField(default=0)
@@ -149,7 +158,8 @@ class OrderLine(models.Model):
                 condition=Q(quantity_shipped__lte=F("quantity"))
                 & Q(quantity_delivered__lte=F("quantity_shipped"))
                 & Q(quantity_returned__lte=F("quantity_shipped"))
-                & Q(quantity_reserved__lte=F("quantity")),
+                & Q(quantity_reserved__lte=F("quantity"))
+                & Q(quantity_cancelled__lte=F("quantity")),
                 name="order_line_quantities_consistent",
             ),
         ]
@@ -227,3 +237,85 @@ class Notification(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.kind} → {self.recipient} ({self.status})"
+
+
+class ApiToken(TimeStampedModel):
+    """A bearer token for one integration, bound to a sales channel. Only its hash is stored."""
+
+    name = models.CharField(max_length=100)
+    channel = models.ForeignKey(SalesChannel, on_delete=models.PROTECT, related_name="api_tokens")
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    prefix = models.CharField(max_length=12, editable=False, help_text="First characters, to recognise it")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+class IdempotencyKey(models.Model):
+    """One POST per (token, key): replays return the first answer."""
+
+    class State(models.TextChoices):
+        IN_FLIGHT = "in_flight", "In flight"
+        DONE = "done", "Done"
+
+    token = models.ForeignKey(ApiToken, on_delete=models.CASCADE, related_name="idempotency_keys")
+    key = models.CharField(max_length=255)
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.IN_FLIGHT)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["token", "key"], name="idempotency_key_per_token")]
+        indexes = [models.Index(fields=["created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.token_id}:{self.key} ({self.state})"
+
+
+class ImportBatch(TimeStampedModel):
+    """A CSV of orders: previewed, then imported by the worker, each order all-or-nothing."""
+
+    class Status(models.TextChoices):
+        PREVIEWED = "previewed", "Previewed"
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Importing"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    channel = models.ForeignKey(SalesChannel, on_delete=models.PROTECT, related_name="imports")
+    filename = models.CharField(max_length=255)
+    sha256 = models.CharField(max_length=64, db_index=True)
+    content = models.TextField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PREVIEWED)
+    total_orders = models.PositiveIntegerField(default=0)
+    processed_orders = models.PositiveIntegerField(default=0)
+    created_orders = models.PositiveIntegerField(default=0)
+    skipped_orders = models.PositiveIntegerField(default=0, help_text="Already imported (same external id)")
+    errors = models.JSONField(default=list, blank=True, help_text="[{line, field, message}]")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "import batches"
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.status})"
