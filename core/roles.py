@@ -32,6 +32,9 @@ REQUEST_RETURN = (CUSTOMER_SERVICE, MANAGER)
 RECEIVE_RETURN = (WAREHOUSE, MANAGER)
 REFUND = (FINANCE, MANAGER)
 MANAGE_STOCK = (WAREHOUSE, MANAGER)
+OVERRIDE_PRICE = (MANAGER,)  # a unit price other than the catalogue's, or a discount
+RELEASE_HOLD = (CUSTOMER_SERVICE, MANAGER)
+RELEASE_HIGH_VALUE_HOLD = (MANAGER,)  # orders above HOLD_ORDERS_ABOVE are reviewed by a manager
 
 
 def user_roles(user) -> set[str]:

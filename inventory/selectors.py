@@ -107,3 +107,20 @@ def stock_discrepancies() -> list[dict]:
                              "ledger_on_hand": row["on_hand"], "reserved": 0,
                              "ledger_reserved": row["reserved"]})
     return problems
+
+
+def waiting_backorders(*, product_id: int) -> list[str]:
+    """Demand refs waiting for this product, oldest first."""
+    from .models import Backorder
+
+    return list(
+        Backorder.objects.filter(product_id=product_id, quantity__gt=0)
+        .order_by("created_at", "id")
+        .values_list("demand_ref", flat=True)
+    )
+
+
+def backorders_by_ref(*, refs) -> dict[str, int]:
+    from .models import Backorder
+
+    return dict(Backorder.objects.filter(demand_ref__in=list(refs), quantity__gt=0).values_list("demand_ref", "quantity"))

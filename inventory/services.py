@@ -11,7 +11,7 @@ from core import roles
 from core.errors import DomainError, OutOfStock
 
 from .choices import MovementKind
-from .models import Product, Reservation, StockLevel, StockMovement, Warehouse
+from .models import Backorder, Product, Reservation, StockLevel, StockMovement, Warehouse
 
 
 @dataclass(frozen=True)
@@ -22,11 +22,13 @@ class Demand:
     product_id: int
     quantity: int
     label: str = ""
+    allow_backorder: bool = False
 
 
 @dataclass
 class ReservationPlan:
     allocations: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    backordered: dict[str, int] = field(default_factory=dict)
     explanation: str = ""
 
 
@@ -61,7 +63,7 @@ def _plan(demands: list[Demand], warehouses: list[Warehouse], available: dict) -
         need[d.product_id] += d.quantity
 
     plan = ReservationPlan()
-    # 1. Ship complete from the highest-priority warehouse that can.
+    # 1. Ship complete from the highest-priority warehouse that can (nothing backordered).
     for wh in warehouses:
         if all(available.get((pid, wh.pk), 0) >= qty for pid, qty in need.items()):
             plan.allocations = {d.ref: [(wh.pk, d.quantity)] for d in demands}
@@ -90,7 +92,9 @@ def _plan(demands: list[Demand], warehouses: list[Warehouse], available: dict) -
                 remaining -= take
                 if wh.code not in used:
                     used.append(wh.code)
-        if remaining:
+        if remaining and d.allow_backorder:
+            plan.backordered[d.ref] = remaining
+        elif remaining:
             total = sum(available.get((d.product_id, wh.pk), 0) for wh in warehouses)
             shortages.append(
                 {"ref": d.ref, "product_id": d.product_id, "sku": d.label, "requested": d.quantity, "available": total}
@@ -99,9 +103,16 @@ def _plan(demands: list[Demand], warehouses: list[Warehouse], available: dict) -
     if shortages:
         parts = [f"{s['sku'] or s['product_id']}: {s['requested']} requested, {s['available']} available" for s in shortages]
         raise OutOfStock("Not enough stock. " + "; ".join(parts) + ".", shortages=shortages)
-    plan.explanation = (
-        f"No single warehouse holds the whole order; split across {', '.join(used)}."
-    )
+    if not used:
+        plan.explanation = "Nothing in stock yet: everything is backordered."
+    elif len(used) == 1:
+        plan.explanation = f"Reserved in {used[0]}; the rest is backordered."
+    else:
+        plan.explanation = f"No single warehouse holds the whole order; split across {', '.join(used)}."
+    if plan.backordered:
+        labels = {d.ref: d.label or str(d.product_id) for d in demands}
+        waiting = ", ".join(f"{q} × {labels[ref]}" for ref, q in plan.backordered.items())
+        plan.explanation += f" Backordered: {waiting}."
     return plan
 
 
@@ -134,7 +145,56 @@ def stock_reserve(*, demands: list[Demand], actor, reference: str) -> Reservatio
                     demand_ref=d.ref, product_id=d.product_id, warehouse_id=wh_id, quantity=qty
                 )
     StockMovement.objects.bulk_create(movements)
+    for d in demands:
+        waiting = plan.backordered.get(d.ref)
+        if waiting and not Backorder.objects.filter(demand_ref=d.ref).update(quantity=F("quantity") + waiting):
+            Backorder.objects.create(demand_ref=d.ref, product_id=d.product_id, quantity=waiting)
     return plan
+
+
+@transaction.atomic
+def backorder_cancel(*, demand_ref: str, quantity: int | None = None) -> int:
+    """Stop waiting for ``quantity`` units (None: all). Returns how many stopped waiting."""
+    b = Backorder.objects.select_for_update().filter(demand_ref=demand_ref).first()
+    if b is None or b.quantity == 0:
+        return 0
+    take = b.quantity if quantity is None else min(quantity, b.quantity)
+    Backorder.objects.filter(pk=b.pk).update(quantity=F("quantity") - take)
+    return take
+
+
+@transaction.atomic
+def backorders_fill(*, product: Product, warehouse: Warehouse, actor, reference: str,
+                    demand_refs: list[str] | None = None) -> list[tuple[str, int]]:
+    """Reserve free stock of ``warehouse`` for waiting demand, oldest first. The caller
+    decides which demand it may fill (``demand_refs``; None: all). Returns (ref, units)."""
+    level = StockLevel.objects.select_for_update().filter(product=product, warehouse=warehouse).first()
+    if level is None:
+        return []
+    free = level.on_hand - level.reserved
+    if free <= 0:
+        return []
+    waiting = Backorder.objects.select_for_update().filter(product=product, quantity__gt=0)
+    if demand_refs is not None:
+        waiting = waiting.filter(demand_ref__in=list(demand_refs))
+    fills = []
+    movements = []
+    for b in waiting.order_by("created_at", "id"):
+        if free == 0:
+            break
+        take = min(free, b.quantity)
+        free -= take
+        fills.append((b.demand_ref, take))
+        Backorder.objects.filter(pk=b.pk).update(quantity=F("quantity") - take)
+        if not Reservation.objects.filter(demand_ref=b.demand_ref, warehouse=warehouse).update(
+            quantity=F("quantity") + take
+        ):
+            Reservation.objects.create(demand_ref=b.demand_ref, product=product, warehouse=warehouse, quantity=take)
+        movements.append(_move(level_id=level.pk, product_id=product.pk, warehouse_id=warehouse.pk,
+                               kind=MovementKind.RESERVATION, reserved=take, actor=actor, reference=reference,
+                               reason=f"Backorder {b.demand_ref} filled"))
+    StockMovement.objects.bulk_create(movements)
+    return fills
 
 
 def _levels_for_reservations(reservations) -> dict:

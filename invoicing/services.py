@@ -12,9 +12,16 @@ from core import roles
 from core.errors import DomainError
 from core.money import ZERO, quantize, tax_of
 from core.sequences import sequence_next
-from orders.choices import EventSource, EventType, NotificationKind, OrderStatus, PaymentStatus
+from orders.choices import (
+    EventSource,
+    EventType,
+    HoldCode,
+    NotificationKind,
+    OrderStatus,
+    PaymentStatus,
+)
 from orders.models import Order, OrderLine
-from orders.services import notification_queue, order_event_add, order_recompute
+from orders.services import notification_queue, order_event_add, order_recompute, order_release
 
 from .choices import DocumentStatus, PaymentMethod
 from .models import CreditNote, CreditNoteLine, Invoice, InvoiceLine, Payment, Refund
@@ -57,10 +64,11 @@ def invoice_issue(*, order: Order, actor, source: str = EventSource.STAFF) -> In
         issued_by=actor if getattr(actor, "pk", None) else None,
     )
     InvoiceLine.objects.bulk_create([
-        InvoiceLine(invoice=invoice, order_line=ln, sku=ln.sku, name=ln.name, quantity=ln.quantity,
+        InvoiceLine(invoice=invoice, order_line=ln, sku=ln.sku, name=ln.name, quantity=ln.quantity_effective,
                     unit_price=ln.unit_price, tax_rate=ln.tax_rate, net=ln.net_total, tax=ln.tax_total,
                     gross=ln.gross_total)
         for ln in lines
+        if ln.quantity_effective
     ])
     order_event_add(order=order, type=EventType.INVOICE_ISSUED, actor=actor, source=source,
                     message=f"Invoice {invoice.number} issued for {invoice.total} {invoice.currency}.",
@@ -134,6 +142,8 @@ def payment_status_recompute(*, order: Order) -> Order:
         locked.payment_status = status
         locked.save(update_fields=["payment_status", "updated_at"])
     order.payment_status = status
+    if status == PaymentStatus.PAID and locked.status == OrderStatus.ON_HOLD and locked.hold_code == HoldCode.PAYMENT:
+        order_release(order=order, actor=None, source=EventSource.SYSTEM)
     return order_recompute(order=order)
 
 

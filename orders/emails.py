@@ -15,6 +15,8 @@ SUBJECTS = {
     NotificationKind.RETURN_REQUESTED: "Return {rma} for order {number}: next steps",
     NotificationKind.RETURN_RECEIVED: "We received your return {rma} (order {number})",
     NotificationKind.REFUND_ISSUED: "Refund for order {number}",
+    NotificationKind.ORDER_CHANGED: "Order {number} has changed",
+    NotificationKind.BACKORDER_FILLED: "Good news: backordered items for order {number} are in",
 }
 
 

@@ -13,9 +13,9 @@ from inventory.models import Product
 from .choices import (
     ChannelKind,
     EventSource,
-    HoldCode,
     EventType,
     FulfillmentStatus,
+    HoldCode,
     NotificationKind,
     NotificationStatus,
     OrderStatus,
@@ -173,8 +173,13 @@ class OrderLine(models.Model):
         return line_demand_ref(self.order.number, self.line_no)
 
     @property
+    def quantity_effective(self) -> int:
+        """Ordered and still wanted: cancelled units do not count."""
+        return self.quantity - self.quantity_cancelled
+
+    @property
     def net_total(self):
-        return quantize(self.unit_price * self.quantity)
+        return quantize(self.unit_price * self.quantity_effective)
 
     @property
     def tax_total(self):
@@ -186,8 +191,8 @@ class OrderLine(models.Model):
 
     @property
     def quantity_open(self) -> int:
-        """Ordered, not yet shipped."""
-        return self.quantity - self.quantity_shipped
+        """Still to ship: ordered, not cancelled, not shipped."""
+        return self.quantity - self.quantity_cancelled - self.quantity_shipped
 
 
 def line_demand_ref(order_number: str, line_no: int) -> str:

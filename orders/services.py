@@ -3,27 +3,30 @@ and returns move, the derived statuses, the timeline and the customer emails."""
 
 import functools
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Sum
 from django.utils import timezone
 
 from core import roles
 from core.errors import DomainError, InvalidTransition, OutOfStock, ValidationFailed
-from core.money import quantize, tax_of
+from core.money import quantize
 from core.sequences import sequence_next
 from customers.models import Customer
 from customers.services import address_errors, address_remember, customer_get_or_create
 from inventory.models import Product
-from inventory.services import Demand, stock_release, stock_reserve
+from inventory.selectors import availability_for, waiting_backorders
+from inventory.services import Demand, backorder_cancel, stock_release, stock_reserve
 
 from .choices import (
     ORDER_TRANSITIONS,
     EventSource,
     EventType,
     FulfillmentStatus,
+    HoldCode,
     NotificationKind,
     NotificationStatus,
     OrderStatus,
@@ -136,27 +139,37 @@ def notification_send(*, notification_id: int) -> Notification | None:
 
 
 def _derive_fulfillment(lines: list[OrderLine]) -> str:
-    total = sum(ln.quantity for ln in lines)
+    """From the line counts; cancelled units do not count. A fully cancelled line is ignored."""
+    lines = [ln for ln in lines if ln.quantity - ln.quantity_cancelled > 0 or ln.quantity_shipped]
+    total = sum(ln.quantity - ln.quantity_cancelled for ln in lines)
     returned = sum(ln.quantity_returned for ln in lines)
     shipped = sum(ln.quantity_shipped for ln in lines)
     delivered = sum(ln.quantity_delivered for ln in lines)
-    covered = sum(min(ln.quantity, ln.quantity_shipped + ln.quantity_reserved) for ln in lines)
+    covered = sum(min(ln.quantity - ln.quantity_cancelled, ln.quantity_shipped + ln.quantity_reserved) for ln in lines)
     reserved = sum(ln.quantity_reserved for ln in lines)
-    if total and returned == total:
+    if total and returned >= total:
         return FulfillmentStatus.RETURNED
     if returned:
         return FulfillmentStatus.PARTIALLY_RETURNED
-    if total and delivered == total:
+    if total and delivered >= total:
         return FulfillmentStatus.DELIVERED
-    if total and shipped == total:
+    if total and shipped >= total:
         return FulfillmentStatus.SHIPPED
     if shipped:
         return FulfillmentStatus.PARTIALLY_SHIPPED
-    if total and covered == total:
+    if total and covered >= total:
         return FulfillmentStatus.RESERVED
     if reserved:
         return FulfillmentStatus.PARTIALLY_RESERVED
     return FulfillmentStatus.UNFULFILLED
+
+
+def _totals(lines: list[OrderLine], shipping_total: Decimal) -> dict[str, Decimal]:
+    """Order totals from the lines still sold (cancelled units excluded). Rounds per line."""
+    subtotal = sum((ln.net_total for ln in lines), Decimal("0.00"))
+    tax_total = sum((ln.tax_total for ln in lines), Decimal("0.00"))
+    return {"subtotal": subtotal, "tax_total": tax_total, "shipping_total": shipping_total,
+            "total": subtotal + tax_total + shipping_total}
 
 
 FINISHED_FULFILLMENT = {FulfillmentStatus.DELIVERED, FulfillmentStatus.RETURNED, FulfillmentStatus.PARTIALLY_RETURNED}
@@ -190,7 +203,7 @@ def order_recompute(*, order: Order, actor=None) -> Order:
 
 
 def _refresh(target: Order, source: Order) -> None:
-    for f in ("status", "fulfillment_status", "payment_status", "hold_reason", "cancel_reason",
+    for f in ("status", "fulfillment_status", "payment_status", "hold_reason", "hold_code", "cancel_reason",
               "closed_at", "cancelled_at", "updated_at"):
         setattr(target, f, getattr(source, f))
 
@@ -223,6 +236,49 @@ def _validate_lines(lines: list[LineInput]) -> dict[str, list[str]]:
     return errors
 
 
+def _shortage_message(shortage: dict, substitutes: dict[int, list[tuple[Product, int]]]) -> str:
+    text = f"Only {shortage['available']} of {shortage['sku']} available; {shortage['requested']} requested."
+    offers = [f"{p.sku} ({n} available)" for p, n in substitutes.get(shortage["product_id"], []) if n > 0]
+    if offers:
+        text += " Substitutes: " + ", ".join(offers) + "."
+    return text
+
+
+def substitutes_with_availability(*, product_ids) -> dict[int, list[tuple[Product, int]]]:
+    """For each product, its active substitutes and what is available of them."""
+    through = Product.substitutes.through
+    pairs = list(through.objects.filter(from_product_id__in=list(product_ids), to_product__active=True)
+                 .select_related("to_product"))
+    atp = availability_for(product_ids={p.to_product_id for p in pairs})
+    result: dict[int, list[tuple[Product, int]]] = {}
+    for pair in pairs:
+        result.setdefault(pair.from_product_id, []).append((pair.to_product, atp[pair.to_product_id].available))
+    return result
+
+
+def _automatic_holds(order: Order, lines: list[OrderLine], *, source: str, address_problems: dict) -> list[tuple[str, str]]:
+    """Reasons to hold a new order before it ships, most pressing first."""
+    holds = []
+    if address_problems:
+        missing = ", ".join(sorted(k.removeprefix("ship_").replace("_", " ") for k in address_problems))
+        holds.append((HoldCode.ADDRESS, f"Incomplete address: {missing}."))
+    window = timezone.now() - timedelta(minutes=settings.DUPLICATE_ORDER_WINDOW_MINUTES)
+    signature = sorted((ln.product_id, ln.quantity) for ln in lines)
+    recent = (Order.objects.filter(customer=order.customer, placed_at__gte=window)
+              .exclude(pk=order.pk).exclude(status=OrderStatus.CANCELLED).prefetch_related("lines"))
+    for other in recent:
+        if sorted((ln.product_id, ln.quantity) for ln in other.lines.all()) == signature:
+            holds.append((HoldCode.DUPLICATE, f"Probable duplicate of {other.number} (same customer and lines "
+                                              f"within {settings.DUPLICATE_ORDER_WINDOW_MINUTES} minutes)."))
+            break
+    if order.total > settings.HOLD_ORDERS_ABOVE:
+        holds.append((HoldCode.HIGH_VALUE, f"Total {order.total} {order.currency} is above the review "
+                                           f"threshold of {settings.HOLD_ORDERS_ABOVE}."))
+    if order.payment_method in settings.PAY_BEFORE_SHIPPING_METHODS:
+        holds.append((HoldCode.PAYMENT, f"Waiting for payment ({order.payment_method.replace('_', ' ')}) before shipping."))
+    return holds
+
+
 @transaction.atomic
 def order_place(
     *,
@@ -244,12 +300,18 @@ def order_place(
 ) -> Order:
     """Place an order and reserve its stock in the same transaction, or change nothing.
 
-    Raises ValidationFailed with per-field messages (``lines-<i>-quantity``, ``ship_city``...)
-    and OutOfStock naming each short line."""
-    if source == EventSource.STAFF:
+    Products that may be backordered reserve what exists and backorder the rest; any other
+    short line fails the whole placement with ValidationFailed naming each short line and its
+    substitutes (``lines-<i>-quantity``). Staff get per-field address errors; orders from the
+    API and channels with an incomplete address are kept and put on hold instead, as are
+    probable duplicates, orders above the review threshold and orders to be paid first."""
+    staff = source == EventSource.STAFF
+    if staff:
         roles.check_role(actor, roles.PLACE_ORDER)
     errors = _validate_lines(lines)
-    errors.update(address_errors(address, prefix="ship_"))
+    address_problems = address_errors(address, prefix="ship_")
+    if staff:
+        errors.update(address_problems)
     if customer is None:
         if not email.strip() or "@" not in email:
             errors["email"] = ["Enter the customer's email address."]
@@ -259,100 +321,143 @@ def order_place(
         errors["shipping_total"] = ["Shipping cannot be negative."]
     if errors:
         raise ValidationFailed(errors)
+    overridden = [ln for ln in lines if ln.unit_price is not None and quantize(ln.unit_price) != ln.product.price]
+    if overridden and staff:
+        roles.check_role(actor, roles.OVERRIDE_PRICE, "Only a Manager may change prices or give discounts.")
 
     if customer is None:
         customer = customer_get_or_create(email=email, name=name, phone=phone)
-    address_remember(customer=customer, data=address)
+    if not address_problems:
+        address_remember(customer=customer, data=address)
 
     number = f"{settings.ORDER_NUMBER_PREFIX}{ORDER_NUMBER_START + sequence_next(name='order')}"
     demands = [
-        Demand(ref=line_demand_ref(number, i + 1), product_id=ln.product.pk, quantity=ln.quantity, label=ln.product.sku)
+        Demand(ref=line_demand_ref(number, i + 1), product_id=ln.product.pk, quantity=ln.quantity,
+               label=ln.product.sku, allow_backorder=ln.product.allow_backorder)
         for i, ln in enumerate(lines)
     ]
     try:
         plan = stock_reserve(demands=demands, actor=actor, reference=number)
     except OutOfStock as exc:
         by_ref = {d.ref: i for i, d in enumerate(demands)}
-        field_errors = {
-            f"lines-{by_ref[s['ref']]}-quantity": [
-                f"Only {s['available']} of {s['sku']} available; {s['requested']} requested."
-            ]
-            for s in exc.shortages
-        }
-        raise ValidationFailed(field_errors) from exc
+        subs = substitutes_with_availability(product_ids={s["product_id"] for s in exc.shortages})
+        raise ValidationFailed({
+            f"lines-{by_ref[s['ref']]}-quantity": [_shortage_message(s, subs)] for s in exc.shortages
+        }) from exc
 
     order_lines = []
-    subtotal = tax_total = Decimal("0.00")
     for i, ln in enumerate(lines):
         price = quantize(ln.product.price if ln.unit_price is None else ln.unit_price)
-        net = quantize(price * ln.quantity)
-        subtotal += net
-        tax_total += tax_of(net, ln.product.tax_rate)
+        ref = demands[i].ref
         order_lines.append(
             OrderLine(
                 line_no=i + 1, product=ln.product, sku=ln.product.sku, name=ln.product.name,
-                unit_price=price, tax_rate=ln.product.tax_rate, quantity=ln.quantity,
-                quantity_reserved=sum(q for _, q in plan.allocations[demands[i].ref]),
+                unit_price=price, list_price=ln.product.price if price != ln.product.price else None,
+                tax_rate=ln.product.tax_rate, quantity=ln.quantity,
+                quantity_reserved=sum(q for _, q in plan.allocations[ref]),
+                quantity_backordered=plan.backordered.get(ref, 0),
             )
         )
     shipping_total = quantize(shipping_total)
+    totals = _totals(order_lines, shipping_total)
     order = Order.objects.create(
         number=number, channel=channel, external_id=external_id, customer=customer,
         email=customer.email, phone=phone or customer.phone,
-        ship_name=address["name"].strip(), ship_line1=address["line1"].strip(),
-        ship_line2=(address.get("line2") or "").strip(), ship_city=address["city"].strip(),
+        ship_name=(address.get("name") or "").strip(), ship_line1=(address.get("line1") or "").strip(),
+        ship_line2=(address.get("line2") or "").strip(), ship_city=(address.get("city") or "").strip(),
         ship_region=(address.get("region") or "").strip(),
-        ship_postal_code=address["postal_code"].strip(), ship_country=address["country"].strip().upper(),
-        currency=currency or settings.DEFAULT_CURRENCY, subtotal=subtotal, tax_total=tax_total,
-        shipping_total=shipping_total, total=subtotal + tax_total + shipping_total,
+        ship_postal_code=(address.get("postal_code") or "").strip(),
+        ship_country=(address.get("country") or "").strip().upper(),
+        currency=currency or settings.DEFAULT_CURRENCY, **totals,
         status=OrderStatus.OPEN, shipping_method=shipping_method, payment_method=payment_method,
         notes=notes, placed_at=timezone.now(), created_by=actor if getattr(actor, "pk", None) else None,
+        fulfillment_status=_derive_fulfillment(order_lines),
     )
     for ol in order_lines:
         ol.order = order
     OrderLine.objects.bulk_create(order_lines)
-    order.fulfillment_status = _derive_fulfillment(order_lines)
-    order.save(update_fields=["fulfillment_status"])
 
     order_event_add(
         order=order, type=EventType.PLACED, actor=actor, source=source,
-        message=f"Order placed through {channel.name}: {len(lines)} line(s), total {order.total} {order.currency}.",
+        message=f"Order placed through {channel.name}: {len(lines)} line(s), total {order.total} {order.currency}."
+        + (f" Prices set by hand on {', '.join(ln.product.sku for ln in overridden)}." if overridden else ""),
         customer_message="Order placed. Thank you!",
         payload={"channel": channel.slug, "lines": [{"sku": ol.sku, "quantity": ol.quantity} for ol in order_lines]},
     )
     order_event_add(order=order, type=EventType.RESERVED, actor=actor, source=EventSource.SYSTEM,
-                    message=plan.explanation, payload={"allocations": plan.allocations})
+                    message=plan.explanation, payload={"allocations": plan.allocations, "backordered": plan.backordered})
+    if plan.backordered:
+        expected = _expected_dates([ln.product_id for ln in order_lines if ln.quantity_backordered])
+        waiting = ", ".join(
+            f"{ol.quantity_backordered} × {ol.name}" + (f" (expected {expected[ol.product_id]:%d %b})" if expected.get(ol.product_id) else "")
+            for ol in order_lines if ol.quantity_backordered
+        )
+        order_event_add(order=order, type=EventType.BACKORDERED, actor=actor, source=EventSource.SYSTEM,
+                        message=f"Backordered: {waiting}.",
+                        customer_message=f"Some items are on their way to us and will follow: {waiting}.",
+                        payload={"backordered": plan.backordered})
+    holds = _automatic_holds(order, order_lines, source=source, address_problems=address_problems)
+    if holds:
+        code = holds[0][0]
+        order.status = OrderStatus.ON_HOLD
+        order.hold_code = code
+        order.hold_reason = " ".join(r for _, r in holds)
+        order.save(update_fields=["status", "hold_code", "hold_reason"])
+        order_event_add(order=order, type=EventType.HELD, source=EventSource.SYSTEM,
+                        message=f"Put on hold automatically: {order.hold_reason}", payload={"codes": [c for c, _ in holds]})
     notification_queue(order=order, kind=NotificationKind.ORDER_CONFIRMATION)
     return order
+
+
+def _expected_dates(product_ids) -> dict:
+    from inventory.models import ExpectedReceipt
+
+    dates = {}
+    for pid, day in (ExpectedReceipt.objects.filter(product_id__in=list(product_ids), status="open")
+                     .order_by("expected_on").values_list("product_id", "expected_on")):
+        dates.setdefault(pid, day)
+    return dates
 
 
 # ---------------------------------------------------------------- holds and cancellation
 
 
 @transaction.atomic
-def order_hold(*, order: Order, reason: str, actor, source: str = EventSource.STAFF) -> Order:
-    roles.check_role(actor, roles.CANCEL_ORDER)
+def order_hold(*, order: Order, reason: str, actor, source: str = EventSource.STAFF,
+               code: str = HoldCode.MANUAL) -> Order:
+    if source == EventSource.STAFF:
+        roles.check_role(actor, roles.CANCEL_ORDER)
     if not reason.strip():
         raise DomainError("Say why the order is held.", field="reason")
     locked = _transition(order, OrderStatus.ON_HOLD)
     locked.hold_reason = reason.strip()
-    locked.save(update_fields=["status", "hold_reason", "updated_at"])
+    locked.hold_code = code
+    locked.save(update_fields=["status", "hold_reason", "hold_code", "updated_at"])
     order_event_add(order=locked, type=EventType.HELD, actor=actor, source=source,
                     message=f"Put on hold: {locked.hold_reason}")
     _refresh(order, locked)
+    order.hold_code = locked.hold_code
     return order
 
 
 @transaction.atomic
 def order_release(*, order: Order, actor, source: str = EventSource.STAFF) -> Order:
-    roles.check_role(actor, roles.CANCEL_ORDER)
+    """Release a hold. Orders held for their value need a manager; a payment hold is
+    released by the payment itself (source system) or by staff who know it was paid."""
+    locked = Order.objects.select_for_update().get(pk=order.pk)
+    if source == EventSource.STAFF:
+        needed = roles.RELEASE_HIGH_VALUE_HOLD if locked.hold_code == HoldCode.HIGH_VALUE else roles.RELEASE_HOLD
+        roles.check_role(actor, needed, "Only a Manager may release an order held for its value."
+                         if locked.hold_code == HoldCode.HIGH_VALUE else None)
     locked = _transition(order, OrderStatus.OPEN)
     reason = locked.hold_reason
     locked.hold_reason = ""
-    locked.save(update_fields=["status", "hold_reason", "updated_at"])
+    locked.hold_code = ""
+    locked.save(update_fields=["status", "hold_reason", "hold_code", "updated_at"])
     order_event_add(order=locked, type=EventType.RELEASED, actor=actor, source=source,
                     message=f"Hold released (was: {reason})." if reason else "Hold released.")
     _refresh(order, locked)
+    order.hold_code = ""
     return order
 
 
@@ -368,10 +473,10 @@ def order_cancel(*, order: Order, reason: str, actor, source: str = EventSource.
         raise DomainError("Part of this order has shipped already; it can no longer be cancelled.")
     released = 0
     for ln in lines:
-        released += stock_release(
-            demand_ref=line_demand_ref(locked.number, ln.line_no), actor=actor,
-            reference=locked.number, reason=f"Order cancelled: {reason.strip()}",
-        )
+        ref = line_demand_ref(locked.number, ln.line_no)
+        released += stock_release(demand_ref=ref, actor=actor, reference=locked.number,
+                                  reason=f"Order cancelled: {reason.strip()}")
+        backorder_cancel(demand_ref=ref)
     OrderLine.objects.filter(order=locked).update(quantity_reserved=0, quantity_backordered=0)
     locked.cancel_reason = reason.strip()
     locked.cancelled_at = timezone.now()
@@ -439,3 +544,298 @@ def order_lines_returned(*, order: Order, quantities: dict[int, int]) -> Order:
             raise DomainError(f"Line {ln.line_no} ({ln.sku}): more returned than shipped.")
         OrderLine.objects.filter(pk=line_id).update(quantity_returned=F("quantity_returned") + qty)
     return order_recompute(order=order)
+
+
+# ---------------------------------------------------------------- receipts fill backorders
+
+
+def _parse_demand_ref(ref: str) -> tuple[str, int] | None:
+    parts = ref.split(":")
+    if len(parts) != 3 or parts[0] != "order":
+        return None
+    return parts[1], int(parts[2])
+
+
+@transaction.atomic
+def stock_receipt_record(*, product: Product, warehouse, quantity: int, actor, reference: str = "",
+                         reason: str = "", expected_receipt=None):
+    """Receive stock and fill waiting backorders, oldest order first; each order's lines,
+    timeline and customer hear of it. The way every face receives stock.
+
+    Lock order: the orders waiting for this product first (primary-key order), then the stock
+    level, backorders and reservations: the same order as a cancellation takes, so a receipt
+    and a cancel of the same order never deadlock."""
+    from inventory.services import backorders_fill, stock_receive
+
+    waiting = {}
+    for ref in waiting_backorders(product_id=product.pk):
+        parsed = _parse_demand_ref(ref)
+        if parsed:
+            waiting[ref] = parsed
+    orders = {
+        o.number: o
+        for o in Order.objects.select_for_update()
+        .filter(number__in={n for n, _ in waiting.values()}, status__in=[OrderStatus.OPEN, OrderStatus.ON_HOLD])
+        .order_by("pk")
+    }
+    level = stock_receive(product=product, warehouse=warehouse, quantity=quantity, actor=actor,
+                          reference=reference, reason=reason)
+    if expected_receipt is not None:
+        from inventory.services import expected_receipt_mark_received
+
+        expected_receipt_mark_received(expected_receipt=expected_receipt, quantity=quantity)
+    fillable = [ref for ref, (number, _) in waiting.items() if number in orders]
+    fills = backorders_fill(product=product, warehouse=warehouse, actor=actor,
+                            reference=reference or f"receipt {warehouse.code}", demand_refs=fillable)
+    by_order: dict[str, list[tuple[int, int]]] = {}
+    for ref, qty in fills:
+        number, line_no = waiting[ref]
+        by_order.setdefault(number, []).append((line_no, qty))
+    for number, filled in by_order.items():
+        order = orders[number]
+        items = []
+        for line_no, qty in filled:
+            OrderLine.objects.filter(order=order, line_no=line_no).update(
+                quantity_reserved=F("quantity_reserved") + qty, quantity_backordered=F("quantity_backordered") - qty
+            )
+            items.append({"name": product.name, "sku": product.sku, "quantity": qty})
+        still_waiting = OrderLine.objects.filter(order=order, quantity_backordered__gt=0).exists()
+        text = ", ".join(f"{i['quantity']} × {i['name']}" for i in items)
+        order_event_add(order=order, type=EventType.BACKORDER_FILLED, actor=actor, source=EventSource.SYSTEM,
+                        message=f"Backorder filled from receipt in {warehouse.code}: {text}.",
+                        customer_message=f"Backordered items arrived: {text}.",
+                        payload={"items": items, "warehouse": warehouse.code})
+        notification_queue(order=order, kind=NotificationKind.BACKORDER_FILLED,
+                           key=f"{number}:{product.sku}:{level.on_hand}:{sum(q for _, q in filled)}",
+                           payload={"items": items, "complete": not still_waiting})
+        order_recompute(order=order)
+    return level
+
+
+# ---------------------------------------------------------------- cancel a line, edit before shipping
+
+
+def _reduce_line(order: Order, line: OrderLine, quantity: int, *, actor, reason: str) -> tuple[int, int]:
+    """Take ``quantity`` unshipped units off a line: backordered ones first, then reserved.
+    Returns (from backorder, from reservation)."""
+    ref = line_demand_ref(order.number, line.line_no)
+    from_backorder = backorder_cancel(demand_ref=ref, quantity=min(quantity, line.quantity_backordered))
+    from_reserved = quantity - from_backorder
+    if from_reserved:
+        released = stock_release(demand_ref=ref, quantity=min(from_reserved, line.quantity_reserved),
+                                 actor=actor, reference=order.number, reason=reason)
+        from_reserved = released
+    return from_backorder, from_reserved
+
+
+def _recompute_totals(order: Order) -> None:
+    lines = list(OrderLine.objects.filter(order=order))
+    totals = _totals(lines, order.shipping_total)
+    Order.objects.filter(pk=order.pk).update(**totals)
+    for k, v in totals.items():
+        setattr(order, k, v)
+
+
+def _refund_due(order: Order) -> bool:
+    paid = order.payments.aggregate(s=Sum("amount"))["s"] or Decimal("0")
+    refunded = order.refunds.aggregate(s=Sum("amount"))["s"] or Decimal("0")
+    return paid - refunded > order.total
+
+
+@transaction.atomic
+def order_line_cancel(*, order: Order, line: OrderLine, quantity: int, reason: str, actor,
+                      source: str = EventSource.STAFF) -> Order:
+    """Cancel unshipped units of one line: stock goes back, totals shrink, the customer is told.
+    Cancelling everything left on the order cancels the order."""
+    if source == EventSource.STAFF:
+        roles.check_role(actor, roles.CANCEL_ORDER)
+    if not reason.strip():
+        raise DomainError("Say why the line is cancelled.", field="reason")
+    locked = Order.objects.select_for_update().get(pk=order.pk)
+    if locked.status not in (OrderStatus.OPEN, OrderStatus.ON_HOLD):
+        raise InvalidTransition(f"Order {locked.number} is {locked.get_status_display().lower()}; its lines cannot change.")
+    ln = OrderLine.objects.select_for_update().get(pk=line.pk, order=locked)
+    cancellable = ln.quantity_open
+    if quantity is None or quantity <= 0:
+        raise DomainError("Cancel at least one unit.", field="quantity")
+    if quantity > cancellable:
+        raise DomainError(f"Only {cancellable} of {ln.sku} can still be cancelled (the rest has shipped).", field="quantity")
+    if not OrderLine.objects.filter(order=locked).exclude(pk=ln.pk).filter(
+        quantity__gt=F("quantity_cancelled") + F("quantity_shipped")
+    ).exists() and quantity == cancellable and not any(
+        x.quantity_shipped for x in OrderLine.objects.filter(order=locked)
+    ):
+        return order_cancel(order=order, reason=reason, actor=actor, source=source)
+    from_backorder, from_reserved = _reduce_line(locked, ln, quantity, actor=actor, reason=f"Line cancelled: {reason.strip()}")
+    OrderLine.objects.filter(pk=ln.pk).update(
+        quantity_cancelled=F("quantity_cancelled") + quantity,
+        quantity_backordered=F("quantity_backordered") - from_backorder,
+        quantity_reserved=F("quantity_reserved") - from_reserved,
+    )
+    _recompute_totals(locked)
+    refund_due = _refund_due(locked)
+    change = f"{quantity} × {ln.name} cancelled"
+    order_event_add(order=locked, type=EventType.LINE_CANCELLED, actor=actor, source=source,
+                    message=f"{quantity} × {ln.sku} cancelled: {reason.strip()}. New total {locked.total} {locked.currency}."
+                    + (" Paid more than the new total: refund due." if refund_due else ""),
+                    customer_message=f"{change}.",
+                    payload={"line": ln.line_no, "quantity": quantity, "refund_due": refund_due})
+    notification_queue(order=locked, kind=NotificationKind.ORDER_CHANGED, key=f"cancel:{ln.pk}:{ln.quantity_cancelled + quantity}",
+                       payload={"changes": [f"{change}."], "refund_due": refund_due})
+    order_recompute(order=locked)
+    _refresh(order, locked)
+    for k in ("subtotal", "tax_total", "total"):
+        setattr(order, k, getattr(locked, k))
+    return order
+
+
+@dataclass(frozen=True)
+class LineChange:
+    """An edit: an existing line's new quantity (``line_id``), or a new line (``product``)."""
+
+    line_id: int | None
+    product: Product | None
+    quantity: int
+    unit_price: Decimal | None = None
+
+
+ADDRESS_KEYS = ("name", "line1", "line2", "city", "region", "postal_code", "country")
+
+
+@transaction.atomic
+def order_edit(*, order: Order, actor, lines: list[LineChange] | None = None, address: dict | None = None,
+               shipping_method: str | None = None, shipping_total: Decimal | None = None,
+               source: str = EventSource.STAFF) -> Order:
+    """Change an order before it ships: quantities, new lines, address, shipping. Stock is
+    re-reserved exactly (or backordered where allowed); the timeline records the difference
+    and the customer is emailed it. Nothing changes if any part is refused."""
+    if source == EventSource.STAFF:
+        roles.check_role(actor, roles.PLACE_ORDER)
+    locked = Order.objects.select_for_update().get(pk=order.pk)
+    if locked.status not in (OrderStatus.OPEN, OrderStatus.ON_HOLD):
+        raise InvalidTransition(f"Order {locked.number} is {locked.get_status_display().lower()}; it can no longer be edited.")
+    existing = {ln.pk: ln for ln in OrderLine.objects.select_for_update().filter(order=locked).order_by("pk")}
+    errors: dict[str, list[str]] = {}
+    changes: list[str] = []
+    lines = lines or []
+    for i, ch in enumerate(lines):
+        if ch.quantity is None or ch.quantity < 0:
+            errors[f"lines-{i}-quantity"] = ["Quantity cannot be negative."]
+        elif ch.line_id is not None:
+            ln = existing.get(ch.line_id)
+            if ln is None:
+                errors[f"lines-{i}-quantity"] = ["That line is not on this order."]
+            elif ch.quantity < ln.quantity_shipped:
+                errors[f"lines-{i}-quantity"] = [f"{ln.quantity_shipped} of {ln.sku} have shipped already."]
+        elif ch.product is None:
+            errors[f"lines-{i}-sku"] = ["Choose a product."]
+        elif ch.quantity == 0:
+            errors[f"lines-{i}-quantity"] = ["Quantity must be at least 1."]
+        elif not ch.product.active:
+            errors[f"lines-{i}-sku"] = [f"{ch.product.sku} is no longer sold."]
+        if ch.unit_price is not None and source == EventSource.STAFF:
+            base = existing[ch.line_id].unit_price if ch.line_id in existing else (ch.product.price if ch.product else None)
+            if base is not None and quantize(ch.unit_price) != base:
+                roles.check_role(actor, roles.OVERRIDE_PRICE, "Only a Manager may change prices or give discounts.")
+    if address is not None:
+        errors.update(address_errors(address, prefix="ship_"))
+    if shipping_total is not None and shipping_total < 0:
+        errors["shipping_total"] = ["Shipping cannot be negative."]
+    if errors:
+        raise ValidationFailed(errors)
+
+    increases: list[Demand] = []
+    increase_lines: dict[str, tuple[OrderLine, int, int]] = {}
+    next_no = max((ln.line_no for ln in existing.values()), default=0)
+    new_lines: list[OrderLine] = []
+    for i, ch in enumerate(lines):
+        if ch.line_id is not None:
+            ln = existing[ch.line_id]
+            current = ln.quantity_effective
+            if ch.quantity < current:
+                cut = current - ch.quantity
+                from_b, from_r = _reduce_line(locked, ln, cut, actor=actor, reason="Order edited")
+                OrderLine.objects.filter(pk=ln.pk).update(
+                    quantity_cancelled=F("quantity_cancelled") + cut,
+                    quantity_backordered=F("quantity_backordered") - from_b,
+                    quantity_reserved=F("quantity_reserved") - from_r,
+                )
+                changes.append(f"{ln.name}: {current} → {ch.quantity}" if ch.quantity else f"{ln.name} removed")
+            elif ch.quantity > current:
+                ref = line_demand_ref(locked.number, ln.line_no)
+                increases.append(Demand(ref=ref, product_id=ln.product_id, quantity=ch.quantity - current,
+                                        label=ln.sku, allow_backorder=ln.product.allow_backorder))
+                increase_lines[ref] = (ln, i, ch.quantity - current)
+                changes.append(f"{ln.name}: {current} → {ch.quantity}")
+            if ch.unit_price is not None and quantize(ch.unit_price) != ln.unit_price:
+                OrderLine.objects.filter(pk=ln.pk).update(unit_price=quantize(ch.unit_price),
+                                                          list_price=ln.list_price or ln.unit_price)
+                changes.append(f"{ln.name}: price {ln.unit_price} → {quantize(ch.unit_price)}")
+        else:
+            next_no += 1
+            price = quantize(ch.product.price if ch.unit_price is None else ch.unit_price)
+            ln = OrderLine(order=locked, line_no=next_no, product=ch.product, sku=ch.product.sku,
+                           name=ch.product.name, unit_price=price,
+                           list_price=ch.product.price if price != ch.product.price else None,
+                           tax_rate=ch.product.tax_rate, quantity=ch.quantity)
+            new_lines.append(ln)
+            ref = line_demand_ref(locked.number, next_no)
+            increases.append(Demand(ref=ref, product_id=ch.product.pk, quantity=ch.quantity, label=ch.product.sku,
+                                    allow_backorder=ch.product.allow_backorder))
+            increase_lines[ref] = (ln, i, ch.quantity)
+            changes.append(f"{ch.product.name} added ({ch.quantity})")
+    if increases:
+        try:
+            plan = stock_reserve(demands=increases, actor=actor, reference=locked.number)
+        except OutOfStock as exc:
+            subs = substitutes_with_availability(product_ids={s["product_id"] for s in exc.shortages})
+            raise ValidationFailed({
+                f"lines-{increase_lines[s['ref']][1]}-quantity": [_shortage_message(s, subs)] for s in exc.shortages
+            }) from exc
+        for ln in new_lines:
+            ref = line_demand_ref(locked.number, ln.line_no)
+            ln.quantity_reserved = sum(q for _, q in plan.allocations.get(ref, []))
+            ln.quantity_backordered = plan.backordered.get(ref, 0)
+        OrderLine.objects.bulk_create(new_lines)
+        for ref, (ln, _, extra) in increase_lines.items():
+            if ln.pk and ln not in new_lines:
+                reserved = sum(q for _, q in plan.allocations.get(ref, []))
+                OrderLine.objects.filter(pk=ln.pk).update(
+                    quantity=F("quantity") + extra,
+                    quantity_reserved=F("quantity_reserved") + reserved,
+                    quantity_backordered=F("quantity_backordered") + plan.backordered.get(ref, 0),
+                )
+    fields = []
+    if address is not None:
+        new = {f"ship_{k}": (address.get(k) or "").strip() for k in ADDRESS_KEYS}
+        new["ship_country"] = new["ship_country"].upper()
+        if any(getattr(locked, k) != v for k, v in new.items()):
+            for k, v in new.items():
+                setattr(locked, k, v)
+            fields += list(new)
+            changes.append("Delivery address: " + ", ".join(p for p in locked.shipping_address_lines))
+    if shipping_method is not None and shipping_method != locked.shipping_method:
+        changes.append(f"Shipping method: {locked.shipping_method or '—'} → {shipping_method}")
+        locked.shipping_method = shipping_method
+        fields.append("shipping_method")
+    if shipping_total is not None and quantize(shipping_total) != locked.shipping_total:
+        changes.append(f"Shipping: {locked.shipping_total} → {quantize(shipping_total)}")
+        locked.shipping_total = quantize(shipping_total)
+        fields.append("shipping_total")
+    if not changes:
+        raise DomainError("Nothing to change: the order already looks like this.")
+    if fields:
+        locked.save(update_fields=[*fields, "updated_at"])
+    _recompute_totals(locked)
+    refund_due = _refund_due(locked)
+    event = order_event_add(order=locked, type=EventType.EDITED, actor=actor, source=source,
+                            message="Order edited: " + "; ".join(changes) + f". New total {locked.total} {locked.currency}.",
+                            customer_message="Your order was updated.",
+                            payload={"changes": changes, "total": str(locked.total), "refund_due": refund_due})
+    notification_queue(order=locked, kind=NotificationKind.ORDER_CHANGED, key=f"edit:{event.pk}",
+                       payload={"changes": changes, "refund_due": refund_due})
+    order_recompute(order=locked)
+    _refresh(order, locked)
+    for k in ("subtotal", "tax_total", "shipping_total", "total", "shipping_method", *[f"ship_{k}" for k in ADDRESS_KEYS]):
+        setattr(order, k, getattr(locked, k))
+    return order

@@ -1,5 +1,6 @@
 """The warehouse screens over HTTP: the queue, creating shipments, and a shipment's steps."""
 
+import itertools
 from decimal import Decimal
 
 import pytest
@@ -25,10 +26,13 @@ def _messages(response) -> list[str]:
     return [str(m) for m in get_messages(response.wsgi_request)]
 
 
+CUSTOMERS = itertools.count(1)  # one customer per order: repeats would be held as duplicates
+
+
 def _order(channel, product, actor, address, quantity=2):
     return order_place(
         channel=channel,
-        email="ada@example.com",
+        email=f"customer{next(CUSTOMERS)}@example.com",
         name="Ada Lovelace",
         address=address,
         lines=[LineInput(product=product, quantity=quantity)],

@@ -102,3 +102,51 @@ def test_opposite_line_order_does_not_deadlock_and_ledger_stays_exact():
     assert stock_discrepancies() == []
     for level in StockLevel.objects.all():
         assert 0 <= level.reserved <= level.on_hand
+
+
+def test_receipts_filling_backorders_race_cancels_and_placements_without_deadlock():
+    from inventory.models import Backorder, Reservation
+    from orders.models import OrderLine
+    from orders.services import order_line_cancel, stock_receipt_record
+
+    manager = UserFactory(username="bo", is_superuser=True)
+    channel = ChannelFactory()
+    ham = WarehouseFactory(code="HAM", priority=1)
+    ber = WarehouseFactory(code="BER", priority=2)
+    lamp = ProductFactory(sku="LAMP-BO", allow_backorder=True)
+    stock_receive(product=lamp, warehouse=ham, quantity=4, actor=manager)
+    waiting = [
+        order_place(channel=channel, email=f"bo{i}@example.com", name="Bo", address=ADDRESS,
+                    lines=[LineInput(lamp, 3)], actor=manager)
+        for i in range(6)
+    ]
+
+    def act(i):
+        kind = i % 4
+        if kind == 0:
+            return stock_receipt_record(product=lamp, warehouse=ber if i % 8 else ham, quantity=2,
+                                        actor=manager, reference=f"PO-{i}").pk
+        if kind == 1:
+            return order_cancel(order=waiting[i // 4], reason="race", actor=manager).number
+        if kind == 2:
+            order = waiting[3 + i // 8]
+            return order_line_cancel(order=order, line=order.lines.get(), quantity=1, reason="race",
+                                     actor=manager).number
+        return order_place(channel=channel, email=f"new{i}@example.com", name="New", address=ADDRESS,
+                           lines=[LineInput(lamp, 2)], actor=manager).number
+
+    _, errors = run_threads(16, act)
+
+    from core.errors import DomainError
+
+    assert not [e for e in errors if not isinstance(e, DomainError)], errors
+    assert stock_discrepancies() == []
+    for level in StockLevel.objects.all():
+        held = sum(Reservation.objects.filter(product=level.product, warehouse=level.warehouse)
+                   .values_list("quantity", flat=True))
+        assert held == level.reserved
+    for line in OrderLine.objects.filter(product=lamp):
+        ref = f"order:{line.order.number}:{line.line_no}"
+        assert sum(Reservation.objects.filter(demand_ref=ref).values_list("quantity", flat=True)) == line.quantity_reserved
+        waiting_units = Backorder.objects.filter(demand_ref=ref).values_list("quantity", flat=True).first() or 0
+        assert waiting_units == line.quantity_backordered

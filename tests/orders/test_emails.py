@@ -19,7 +19,13 @@ from invoicing.services import payment_record
 from orders.choices import EventSource, NotificationKind
 from orders.emails import render_notification
 from orders.models import Notification
-from orders.services import LineInput, order_cancel, order_place
+from orders.services import (
+    LineInput,
+    order_cancel,
+    order_line_cancel,
+    order_place,
+    stock_receipt_record,
+)
 from returns.services import return_receive, return_refund, return_request_create
 from tests.factories import ProductFactory
 
@@ -62,8 +68,18 @@ def lifecycle(placed_order, manager, carrier):
     )
     payment_record(order=cancelled, amount=cancelled.total, method="card", actor=manager)
     order_cancel(order=cancelled, reason="The colour is sold out", actor=manager)
+
+    # A backordered line filled by a receipt, then partly cancelled: "backorder filled", "changed".
+    warehouse = line.product.stock_levels.first().warehouse
+    lamp = ProductFactory(sku="LAMP-1", name="Camping lamp", allow_backorder=True)
+    stock_receive(product=lamp, warehouse=warehouse, quantity=1, actor=manager)
+    changed = order_place(channel=order.channel, email="ada@example.com", name="Ada", address=_address(order),
+                          lines=[LineInput(lamp, 3)], actor=manager)
+    stock_receipt_record(product=lamp, warehouse=warehouse, quantity=1, actor=manager, reference="PO-7")
+    order_line_cancel(order=changed, line=changed.lines.get(), quantity=1, reason="Only needs two",
+                      actor=manager)
     order.refresh_from_db()
-    return {"order": order, "cancelled": cancelled, "rma": rma}
+    return {"order": order, "cancelled": cancelled, "changed": changed, "rma": rma}
 
 
 def _address(order):
@@ -84,9 +100,12 @@ def _render(notification):
 
 
 def _notification(lifecycle, kind):
-    order = (
-        lifecycle["cancelled"] if kind == NotificationKind.ORDER_CANCELLED else lifecycle["order"]
-    )
+    if kind == NotificationKind.ORDER_CANCELLED:
+        order = lifecycle["cancelled"]
+    elif kind in (NotificationKind.ORDER_CHANGED, NotificationKind.BACKORDER_FILLED):
+        order = lifecycle["changed"]
+    else:
+        order = lifecycle["order"]
     return Notification.objects.get(order=order, kind=kind)
 
 
