@@ -5,7 +5,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Case, F, IntegerField, Value, When
 
 from core import roles
 from core.errors import DomainError, OutOfStock
@@ -116,39 +116,74 @@ def _plan(demands: list[Demand], warehouses: list[Warehouse], available: dict) -
     return plan
 
 
-@transaction.atomic
-def stock_reserve(*, demands: list[Demand], actor, reference: str) -> ReservationPlan:
-    """Reserve every demand or nothing. Raises OutOfStock naming each short line."""
+def stock_reserve(*, demands: list[Demand], actor, reference: str, fresh: bool = False) -> ReservationPlan:
+    """Reserve every demand or nothing. Raises OutOfStock naming each short line.
+
+    A fixed number of statements whatever the number of demands: one locking read of the
+    levels (with their warehouses), one update of all levels, one write of the reservations,
+    one of the ledger rows, one of the backorders. ``fresh`` says no demand has reservations
+    yet (a new order), which saves reading them."""
     for d in demands:
         if d.quantity <= 0:
             raise DomainError("Quantity must be at least 1.", field="quantity")
+    if not transaction.get_connection().in_atomic_block:
+        with transaction.atomic():
+            return stock_reserve(demands=demands, actor=actor, reference=reference, fresh=fresh)
+    # Inside the caller's transaction, without a savepoint of our own (it would cost two
+    # statements): a refusal is raised before anything is written, and a failed write
+    # aborts the caller's transaction as a whole.
     product_ids = sorted({d.product_id for d in demands})
-    warehouses = list(Warehouse.objects.filter(active=True).order_by("priority", "code"))
-    levels = _lock_levels(product_ids=product_ids, warehouse_ids=[w.pk for w in warehouses])
+    levels = list(
+        StockLevel.objects.filter(product_id__in=product_ids, warehouse__active=True)
+        .select_related("warehouse")
+        .select_for_update(of=("self",))
+        .order_by("pk")
+    )
     by_key = {(lv.product_id, lv.warehouse_id): lv for lv in levels}
+    warehouses = sorted({lv.warehouse_id: lv.warehouse for lv in levels}.values(),
+                        key=lambda w: (w.priority, w.code))
     available = {key: max(lv.on_hand - lv.reserved, 0) for key, lv in by_key.items()}
     plan = _plan(demands, warehouses, available)
 
+    added: dict[int, int] = defaultdict(int)  # level pk -> units
+    wanted: dict[tuple[str, int], int] = defaultdict(int)  # (ref, warehouse) -> units
     movements = []
     for d in demands:
         for wh_id, qty in plan.allocations[d.ref]:
             level = by_key[(d.product_id, wh_id)]
-            movements.append(
-                _move(level_id=level.pk, product_id=d.product_id, warehouse_id=wh_id,
-                      kind=MovementKind.RESERVATION, reserved=qty, actor=actor, reference=reference)
-            )
-            updated = Reservation.objects.filter(demand_ref=d.ref, warehouse_id=wh_id).update(
-                quantity=F("quantity") + qty
-            )
-            if not updated:
-                Reservation.objects.create(
-                    demand_ref=d.ref, product_id=d.product_id, warehouse_id=wh_id, quantity=qty
-                )
-    StockMovement.objects.bulk_create(movements)
-    for d in demands:
-        waiting = plan.backordered.get(d.ref)
-        if waiting and not Backorder.objects.filter(demand_ref=d.ref).update(quantity=F("quantity") + waiting):
-            Backorder.objects.create(demand_ref=d.ref, product_id=d.product_id, quantity=waiting)
+            added[level.pk] += qty
+            wanted[(d.ref, wh_id)] += qty
+            movements.append(StockMovement(
+                product_id=d.product_id, warehouse_id=wh_id, kind=MovementKind.RESERVATION,
+                reserved_delta=qty, actor=actor if getattr(actor, "pk", None) else None, reference=reference,
+            ))
+    if added:
+        StockLevel.objects.filter(pk__in=list(added)).update(
+            reserved=F("reserved") + Case(*[When(pk=pk, then=Value(q)) for pk, q in added.items()],
+                                          output_field=IntegerField())
+        )
+        product_of = {d.ref: d.product_id for d in demands}
+        held = {} if fresh else {
+            (r.demand_ref, r.warehouse_id): r.quantity
+            for r in Reservation.objects.filter(demand_ref__in=[d.ref for d in demands])
+        }
+        Reservation.objects.bulk_create(
+            [Reservation(demand_ref=ref, product_id=product_of[ref], warehouse_id=wh_id,
+                         quantity=held.get((ref, wh_id), 0) + qty)
+             for (ref, wh_id), qty in wanted.items()],
+            update_conflicts=True, unique_fields=["demand_ref", "warehouse"], update_fields=["quantity", "updated_at"],
+        )
+        StockMovement.objects.bulk_create(movements)
+    waiting = [d for d in demands if plan.backordered.get(d.ref)]
+    if waiting:
+        existing = {} if fresh else dict(
+            Backorder.objects.filter(demand_ref__in=[d.ref for d in waiting]).values_list("demand_ref", "quantity")
+        )
+        Backorder.objects.bulk_create(
+            [Backorder(demand_ref=d.ref, product_id=d.product_id,
+                       quantity=existing.get(d.ref, 0) + plan.backordered[d.ref]) for d in waiting],
+            update_conflicts=True, unique_fields=["demand_ref"], update_fields=["quantity", "updated_at"],
+        )
     return plan
 
 

@@ -85,6 +85,9 @@ class Order(TimeStampedModel):
     shipping_method = models.CharField(max_length=50, blank=True)
     payment_method = models.CharField(max_length=50, blank=True)
     notes = models.TextField(blank=True)
+    lines_digest = models.CharField(
+        max_length=64, blank=True, editable=False, help_text="What was ordered, to spot duplicates"
+    )
     status_token = models.CharField(max_length=64, unique=True, default=new_status_token, editable=False)
     placed_at = models.DateTimeField(db_index=True)
     closed_at = models.DateTimeField(null=True, blank=True)
@@ -108,6 +111,7 @@ class Order(TimeStampedModel):
             models.Index(fields=["fulfillment_status", "-placed_at"]),
             models.Index(fields=["payment_status", "-placed_at"]),
             models.Index(fields=["customer", "-placed_at"]),
+            models.Index(fields=["customer", "lines_digest", "placed_at"], name="order_duplicate_check"),
         ]
 
     def __str__(self) -> str:

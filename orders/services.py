@@ -8,15 +8,20 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Sum
+from django.db.models import Exists, F, OuterRef, Subquery, Sum
 from django.utils import timezone
 
 from core import roles
 from core.errors import DomainError, InvalidTransition, OutOfStock, ValidationFailed
 from core.money import quantize
 from core.sequences import sequence_next
-from customers.models import Customer
-from customers.services import address_errors, address_remember, customer_get_or_create
+from customers.models import Address, Customer
+from customers.services import (
+    address_errors,
+    address_remember,
+    address_values,
+    customer_get_or_create,
+)
 from inventory.models import Product
 from inventory.selectors import availability_for, waiting_backorders
 from inventory.services import Demand, backorder_cancel, stock_release, stock_reserve
@@ -72,16 +77,19 @@ def order_event_add(
 # ---------------------------------------------------------------- notifications
 
 
-def notification_queue(*, order: Order, kind: str, key: str = "", payload: dict | None = None) -> Notification | None:
+def notification_queue(*, order: Order, kind: str, key: str = "", payload: dict | None = None,
+                       fresh: bool = False) -> Notification | None:
     """Write the durable row for a customer email and send it after commit. The same
-    (order, kind, key) is queued once, however often this is called."""
+    (order, kind, key) is queued once, however often this is called; ``fresh`` says the
+    order was created in this transaction, so there is nothing to look up."""
     from .tasks import send_notification
 
     dedupe_key = f"{order.pk}:{kind}:{key}"
-    notification, created = Notification.objects.get_or_create(
-        dedupe_key=dedupe_key,
-        defaults={"order": order, "kind": kind, "recipient": order.email, "payload": payload or {}},
-    )
+    fields = {"order": order, "kind": kind, "recipient": order.email, "payload": payload or {}}
+    if fresh:
+        notification, created = Notification.objects.create(dedupe_key=dedupe_key, **fields), True
+    else:
+        notification, created = Notification.objects.get_or_create(dedupe_key=dedupe_key, defaults=fields)
     if created:
         transaction.on_commit(functools.partial(send_notification.delay, notification.pk))
     return notification if created else None
@@ -256,21 +264,37 @@ def substitutes_with_availability(*, product_ids) -> dict[int, list[tuple[Produc
     return result
 
 
-def _automatic_holds(order: Order, lines: list[OrderLine], *, source: str, address_problems: dict) -> list[tuple[str, str]]:
+def _lines_digest(lines: list[LineInput]) -> str:
+    """The same products in the same quantities give the same digest (order does not matter)."""
+    import hashlib
+
+    text = ";".join(f"{pid}x{q}" for pid, q in sorted((ln.product.pk, ln.quantity) for ln in lines))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _customer_lookup(*, customer: Customer | None, email: str, address: dict, digest: str):
+    """One query: the customer (by pk or email), whether the address is in their book and
+    whether they placed the same lines moments ago (a probable duplicate)."""
+    known = Address.objects.filter(customer=OuterRef("pk"), **address_values(address))
+    window = timezone.now() - timedelta(minutes=settings.DUPLICATE_ORDER_WINDOW_MINUTES)
+    duplicate = (Order.objects.filter(customer=OuterRef("pk"), lines_digest=digest, placed_at__gte=window)
+                 .exclude(status=OrderStatus.CANCELLED).order_by("-placed_at").values("number")[:1])
+    book = Address.objects.filter(customer=OuterRef("pk"))
+    qs = Customer.objects.annotate(address_known=Exists(known), has_addresses=Exists(book),
+                                   duplicate_of=Subquery(duplicate))
+    qs = qs.filter(pk=customer.pk) if customer is not None else qs.filter(email__iexact=email.strip())
+    return qs.first()
+
+
+def _automatic_holds(order: Order, *, address_problems: dict, duplicate_of: str | None) -> list[tuple[str, str]]:
     """Reasons to hold a new order before it ships, most pressing first."""
     holds = []
     if address_problems:
         missing = ", ".join(sorted(k.removeprefix("ship_").replace("_", " ") for k in address_problems))
         holds.append((HoldCode.ADDRESS, f"Incomplete address: {missing}."))
-    window = timezone.now() - timedelta(minutes=settings.DUPLICATE_ORDER_WINDOW_MINUTES)
-    signature = sorted((ln.product_id, ln.quantity) for ln in lines)
-    recent = (Order.objects.filter(customer=order.customer, placed_at__gte=window)
-              .exclude(pk=order.pk).exclude(status=OrderStatus.CANCELLED).prefetch_related("lines"))
-    for other in recent:
-        if sorted((ln.product_id, ln.quantity) for ln in other.lines.all()) == signature:
-            holds.append((HoldCode.DUPLICATE, f"Probable duplicate of {other.number} (same customer and lines "
-                                              f"within {settings.DUPLICATE_ORDER_WINDOW_MINUTES} minutes)."))
-            break
+    if duplicate_of:
+        holds.append((HoldCode.DUPLICATE, f"Probable duplicate of {duplicate_of} (same customer and lines "
+                                          f"within {settings.DUPLICATE_ORDER_WINDOW_MINUTES} minutes)."))
     if order.total > settings.HOLD_ORDERS_ABOVE:
         holds.append((HoldCode.HIGH_VALUE, f"Total {order.total} {order.currency} is above the review "
                                            f"threshold of {settings.HOLD_ORDERS_ABOVE}."))
@@ -312,11 +336,8 @@ def order_place(
     address_problems = address_errors(address, prefix="ship_")
     if staff:
         errors.update(address_problems)
-    if customer is None:
-        if not email.strip() or "@" not in email:
-            errors["email"] = ["Enter the customer's email address."]
-        if not name.strip() and not Customer.objects.filter(email__iexact=email.strip()).exists():
-            errors["name"] = ["Enter the customer's name."]
+    if customer is None and (not email.strip() or "@" not in email):
+        errors["email"] = ["Enter the customer's email address."]
     if shipping_total is None or shipping_total < 0:
         errors["shipping_total"] = ["Shipping cannot be negative."]
     if errors:
@@ -325,10 +346,14 @@ def order_place(
     if overridden and staff:
         roles.check_role(actor, roles.OVERRIDE_PRICE, "Only a Manager may change prices or give discounts.")
 
-    if customer is None:
-        customer = customer_get_or_create(email=email, name=name, phone=phone)
+    digest = _lines_digest(lines)
+    found = _customer_lookup(customer=customer, email=email, address=address, digest=digest)
+    if found is None and not name.strip():
+        raise ValidationFailed({"name": ["Enter the customer's name."]})
+    customer = customer_get_or_create(email=email, name=name, phone=phone, existing=found, looked_up=True)
     if not address_problems:
-        address_remember(customer=customer, data=address)
+        address_remember(customer=customer, data=address, known=bool(found and found.address_known),
+                         first=not (found and found.has_addresses))
 
     number = f"{settings.ORDER_NUMBER_PREFIX}{ORDER_NUMBER_START + sequence_next(name='order')}"
     demands = [
@@ -337,7 +362,7 @@ def order_place(
         for i, ln in enumerate(lines)
     ]
     try:
-        plan = stock_reserve(demands=demands, actor=actor, reference=number)
+        plan = stock_reserve(demands=demands, actor=actor, reference=number, fresh=True)
     except OutOfStock as exc:
         by_ref = {d.ref: i for i, d in enumerate(demands)}
         subs = substitutes_with_availability(product_ids={s["product_id"] for s in exc.shortages})
@@ -371,41 +396,49 @@ def order_place(
         currency=currency or settings.DEFAULT_CURRENCY, **totals,
         status=OrderStatus.OPEN, shipping_method=shipping_method, payment_method=payment_method,
         notes=notes, placed_at=timezone.now(), created_by=actor if getattr(actor, "pk", None) else None,
-        fulfillment_status=_derive_fulfillment(order_lines),
+        fulfillment_status=_derive_fulfillment(order_lines), lines_digest=digest,
     )
     for ol in order_lines:
         ol.order = order
     OrderLine.objects.bulk_create(order_lines)
 
-    order_event_add(
-        order=order, type=EventType.PLACED, actor=actor, source=source,
-        message=f"Order placed through {channel.name}: {len(lines)} line(s), total {order.total} {order.currency}."
-        + (f" Prices set by hand on {', '.join(ln.product.sku for ln in overridden)}." if overridden else ""),
-        customer_message="Order placed. Thank you!",
-        payload={"channel": channel.slug, "lines": [{"sku": ol.sku, "quantity": ol.quantity} for ol in order_lines]},
-    )
-    order_event_add(order=order, type=EventType.RESERVED, actor=actor, source=EventSource.SYSTEM,
-                    message=plan.explanation, payload={"allocations": plan.allocations, "backordered": plan.backordered})
+    holds = _automatic_holds(order, address_problems=address_problems,
+                             duplicate_of=found.duplicate_of if found else None)
+    if holds:
+        order.status = OrderStatus.ON_HOLD
+        order.hold_code = holds[0][0]
+        order.hold_reason = " ".join(r for _, r in holds)
+        order.save(update_fields=["status", "hold_code", "hold_reason"])
+    actor_row = actor if getattr(actor, "pk", None) else None
+    events = [
+        OrderEvent(
+            order=order, type=EventType.PLACED, actor=actor_row, source=source,
+            message=f"Order placed through {channel.name}: {len(lines)} line(s), total {order.total} {order.currency}."
+            + (f" Prices set by hand on {', '.join(ln.product.sku for ln in overridden)}." if overridden else ""),
+            customer_message="Order placed. Thank you!", visible_to_customer=True,
+            payload={"channel": channel.slug, "lines": [{"sku": ol.sku, "quantity": ol.quantity} for ol in order_lines]},
+        ),
+        OrderEvent(order=order, type=EventType.RESERVED, actor=actor_row, source=EventSource.SYSTEM,
+                   message=plan.explanation, payload={"allocations": plan.allocations, "backordered": plan.backordered}),
+    ]
     if plan.backordered:
         expected = _expected_dates([ln.product_id for ln in order_lines if ln.quantity_backordered])
         waiting = ", ".join(
             f"{ol.quantity_backordered} × {ol.name}" + (f" (expected {expected[ol.product_id]:%d %b})" if expected.get(ol.product_id) else "")
             for ol in order_lines if ol.quantity_backordered
         )
-        order_event_add(order=order, type=EventType.BACKORDERED, actor=actor, source=EventSource.SYSTEM,
-                        message=f"Backordered: {waiting}.",
-                        customer_message=f"Some items are on their way to us and will follow: {waiting}.",
-                        payload={"backordered": plan.backordered})
-    holds = _automatic_holds(order, order_lines, source=source, address_problems=address_problems)
+        events.append(OrderEvent(
+            order=order, type=EventType.BACKORDERED, actor=actor_row, source=EventSource.SYSTEM,
+            message=f"Backordered: {waiting}.", visible_to_customer=True,
+            customer_message=f"Some items are on their way to us and will follow: {waiting}.",
+            payload={"backordered": plan.backordered},
+        ))
     if holds:
-        code = holds[0][0]
-        order.status = OrderStatus.ON_HOLD
-        order.hold_code = code
-        order.hold_reason = " ".join(r for _, r in holds)
-        order.save(update_fields=["status", "hold_code", "hold_reason"])
-        order_event_add(order=order, type=EventType.HELD, source=EventSource.SYSTEM,
-                        message=f"Put on hold automatically: {order.hold_reason}", payload={"codes": [c for c, _ in holds]})
-    notification_queue(order=order, kind=NotificationKind.ORDER_CONFIRMATION)
+        events.append(OrderEvent(order=order, type=EventType.HELD, source=EventSource.SYSTEM,
+                                 message=f"Put on hold automatically: {order.hold_reason}",
+                                 payload={"codes": [c for c, _ in holds]}))
+    OrderEvent.objects.bulk_create(events)
+    notification_queue(order=order, kind=NotificationKind.ORDER_CONFIRMATION, fresh=True)
     return order
 
 
