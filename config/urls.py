@@ -6,6 +6,7 @@ from django.urls import include, path
 from core.views import healthz
 
 urlpatterns = [
+    path("api/v1/", include("core.api")),
     path("healthz", healthz, name="healthz"),
     path("login/", auth_views.LoginView.as_view(template_name="auth/login.html", redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -337,3 +337,451 @@ def stock_adjust(*, product: Product, warehouse: Warehouse, delta: int, reason: 
           reason=reason.strip()).save()
     level.refresh_from_db()
     return level
+
+
+# ==== helper-inv: begin ====
+# Counts, transfers, expected receipts and restock alerts (issue B). Appended below the
+# reservation services; the imports sit here so the block stays self-contained.
+
+import functools  # noqa: E402
+import logging  # noqa: E402
+
+from django.conf import settings  # noqa: E402
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.core.mail import EmailMultiAlternatives  # noqa: E402
+from django.db import IntegrityError  # noqa: E402
+from django.db.models import OuterRef, Q, Subquery, Sum  # noqa: E402
+from django.db.models.functions import Coalesce  # noqa: E402
+from django.template.loader import render_to_string  # noqa: E402
+from django.urls import reverse  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from core.errors import ValidationFailed  # noqa: E402
+
+from .models import ExpectedReceipt, RestockAlert  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+
+def stock_count_refusal(*, level: StockLevel | None, counted: int) -> str | None:
+    """Why a count of ``counted`` cannot be applied to ``level`` (None: it can). Shared by
+    stock_count and the count screen's preview, so both refuse with the same words."""
+    if counted is None or counted < 0:
+        return "Enter the number of units you counted: 0 or more."
+    reserved = level.reserved if level else 0
+    if counted < reserved:
+        code = level.warehouse.code
+        return (
+            f"{code} has {reserved} reserved for open orders, so the shelf cannot hold fewer: "
+            f"recount, or cancel or move those orders before applying a count of {counted}."
+        )
+    return None
+
+
+@transaction.atomic
+def stock_count(*, product: Product, warehouse: Warehouse, counted: int, actor,
+                reason: str = "Cycle count", reference: str = "",
+                expected_on_hand: int | None = None) -> StockLevel:
+    """A cycle count: set on_hand to what was counted, writing one COUNT movement of the
+    variance (a zero variance is recorded too: the ledger shows the shelf was checked).
+
+    ``expected_on_hand`` is what the system held when the count was previewed; if stock
+    moved since, the count is refused so the person counting sees the new variance."""
+    roles.check_role(actor, roles.MANAGE_STOCK)
+    level = _level_for_update(product.pk, warehouse.pk)
+    level.warehouse = warehouse
+    refusal = stock_count_refusal(level=level, counted=counted)
+    if refusal:
+        raise DomainError(refusal, field="counted")
+    if expected_on_hand is not None and expected_on_hand != level.on_hand:
+        raise DomainError(
+            f"Stock in {warehouse.code} moved while you counted: the system now holds "
+            f"{level.on_hand}, not {expected_on_hand}. Check the new variance before applying.",
+            field="counted", code="stale",
+        )
+    variance = counted - level.on_hand
+    why = (reason or "").strip() or "Cycle count"
+    note = f"{why}: system {level.on_hand}, counted {counted}"
+    _move(level_id=level.pk, product_id=product.pk, warehouse_id=warehouse.pk, kind=MovementKind.COUNT,
+          on_hand=variance, actor=actor, reference=reference, reason=note[:255]).save()
+    level.refresh_from_db()
+    restock_alerts_check(product_ids=[product.pk])
+    return level
+
+
+@transaction.atomic
+def stock_transfer(*, product: Product, source: Warehouse, destination: Warehouse, quantity: int,
+                   actor, reference: str = "") -> tuple[StockLevel, StockLevel]:
+    """Move free units between warehouses: a TRANSFER_OUT and a TRANSFER_IN movement.
+    Reserved units stay where they are (they belong to orders). Returns both levels."""
+    roles.check_role(actor, roles.MANAGE_STOCK)
+    if source.pk == destination.pk:
+        raise DomainError("Choose a different warehouse to move the stock to.", field="destination")
+    if quantity is None or quantity <= 0:
+        raise DomainError("Quantity must be at least 1.", field="quantity")
+    StockLevel.objects.get_or_create(product_id=product.pk, warehouse_id=destination.pk)
+    levels = {
+        lv.warehouse_id: lv
+        for lv in _lock_levels(product_ids=[product.pk], warehouse_ids=[source.pk, destination.pk])
+    }
+    src = levels.get(source.pk)
+    free = src.on_hand - src.reserved if src else 0
+    if quantity > free:
+        held = f"{src.on_hand} on hand, {src.reserved} reserved for orders" if src else "nothing on hand"
+        raise DomainError(
+            f"{source.code} has {free} free to move ({held}); reserved units cannot be transferred.",
+            field="quantity",
+        )
+    note = f"Transfer {source.code} → {destination.code}"
+    StockMovement.objects.bulk_create([
+        _move(level_id=src.pk, product_id=product.pk, warehouse_id=source.pk,
+              kind=MovementKind.TRANSFER_OUT, on_hand=-quantity, actor=actor, reference=reference, reason=note),
+        _move(level_id=levels[destination.pk].pk, product_id=product.pk, warehouse_id=destination.pk,
+              kind=MovementKind.TRANSFER_IN, on_hand=quantity, actor=actor, reference=reference, reason=note),
+    ])
+    # Moving into or out of an inactive warehouse changes what can be promised.
+    restock_alerts_check(product_ids=[product.pk])
+    src.refresh_from_db()
+    dst = levels[destination.pk]
+    dst.refresh_from_db()
+    return src, dst
+
+
+# ---------------------------------------------------------------- expected receipts
+
+
+@transaction.atomic
+def expected_receipt_create(*, product: Product, warehouse: Warehouse, quantity: int, expected_on,
+                            reference: str = "", actor) -> ExpectedReceipt:
+    """Stock on its way from a supplier, counted in available-to-promise with its date."""
+    roles.check_role(actor, roles.MANAGE_STOCK)
+    errors: dict[str, list[str]] = {}
+    if quantity is None or quantity <= 0:
+        errors["quantity"] = ["Quantity must be at least 1."]
+    if expected_on is None:
+        errors["expected_on"] = ["Enter the date the delivery is expected."]
+    elif expected_on < timezone.localdate():
+        errors["expected_on"] = ["That date is in the past: enter today or the date the supplier promised."]
+    if errors:
+        raise ValidationFailed(errors)
+    return ExpectedReceipt.objects.create(
+        product=product, warehouse=warehouse, quantity=quantity, expected_on=expected_on,
+        reference=(reference or "").strip(), created_by=actor if getattr(actor, "pk", None) else None,
+    )
+
+
+def _lock_expected_receipt(expected_receipt: ExpectedReceipt) -> ExpectedReceipt:
+    er = (
+        ExpectedReceipt.objects.select_for_update(of=("self",))
+        .select_related("product", "warehouse")
+        .get(pk=expected_receipt.pk)
+    )
+    if er.status != ExpectedReceipt.Status.OPEN:
+        raise DomainError(
+            f"This expected receipt is already {er.get_status_display().lower()}.", field="expected_receipt"
+        )
+    return er
+
+
+@transaction.atomic
+def expected_receipt_cancel(*, expected_receipt: ExpectedReceipt, actor) -> ExpectedReceipt:
+    """The supplier will not deliver (the rest of) it: it no longer counts as expected."""
+    roles.check_role(actor, roles.MANAGE_STOCK)
+    er = _lock_expected_receipt(expected_receipt)
+    er.status = ExpectedReceipt.Status.CANCELLED
+    er.save(update_fields=["status", "updated_at"])
+    return er
+
+
+@transaction.atomic
+def expected_receipt_mark_received(*, expected_receipt: ExpectedReceipt, quantity: int) -> ExpectedReceipt:
+    """Count ``quantity`` received units against an expected receipt; it closes when all
+    have come (a delivery larger than expected closes it too). Called by the receipt
+    service inside its transaction, which checks roles and moves the stock."""
+    if quantity is None or quantity <= 0:
+        raise DomainError("Quantity must be at least 1.", field="quantity")
+    er = _lock_expected_receipt(expected_receipt)
+    er.quantity_received = min(er.quantity, er.quantity_received + quantity)
+    if er.quantity_received >= er.quantity:
+        er.status = ExpectedReceipt.Status.RECEIVED
+    er.save(update_fields=["quantity_received", "status", "updated_at"])
+    return er
+
+
+# ---------------------------------------------------------------- restock alerts
+
+
+def _available_subquery():
+    return Coalesce(
+        Subquery(
+            StockLevel.objects.filter(product=OuterRef("pk"), warehouse__active=True)
+            .values("product")
+            .annotate(total=Sum(F("on_hand") - F("reserved")))
+            .values("total"),
+            output_field=IntegerField(),
+        ),
+        Value(0),
+    )
+
+
+def restock_alerts_check(*, product_ids) -> list[RestockAlert]:
+    """Open or close restock alerts after stock changed. An alert opens when an active
+    product's available-to-promise (on hand minus reserved, active warehouses) falls to its
+    reorder point (when that is above 0), and closes when availability rises above it:
+    one alert, and one email to the managers, per crossing. Returns the alerts opened or
+    closed here. One query when nothing changes; call it inside the changing transaction."""
+    ids = sorted({int(pk) for pk in product_ids})
+    if not ids:
+        return []
+    from .tasks import send_restock_alert
+
+    rows = (
+        Product.objects.filter(pk__in=ids)
+        .annotate(
+            atp=_available_subquery(),
+            open_alert=Subquery(
+                RestockAlert.objects.filter(product=OuterRef("pk"), closed_at__isnull=True).values("pk")[:1]
+            ),
+        )
+        .values_list("pk", "active", "reorder_point", "atp", "open_alert")
+    )
+    changed: list[RestockAlert] = []
+    now = timezone.now()
+    with transaction.atomic():
+        for pk, active, point, atp, open_alert in rows:
+            low = active and point > 0 and atp <= point
+            if low and open_alert is None:
+                try:
+                    with transaction.atomic():  # a concurrent check may open it first
+                        alert = RestockAlert.objects.create(product_id=pk, available_at_open=atp)
+                except IntegrityError:
+                    continue
+                transaction.on_commit(functools.partial(send_restock_alert.delay, alert.pk))
+                changed.append(alert)
+            elif (
+                not low
+                and open_alert is not None
+                and RestockAlert.objects.filter(pk=open_alert, closed_at__isnull=True).update(closed_at=now)
+            ):
+                changed.append(RestockAlert.objects.get(pk=open_alert))
+    return changed
+
+
+def restock_alert_recipients() -> list[str]:
+    """Every active manager (and administrator) with an email address."""
+    users = (
+        get_user_model()
+        .objects.filter(is_active=True)
+        .filter(Q(groups__name=roles.MANAGER) | Q(is_superuser=True))
+        .exclude(email="")
+        .order_by("email")
+        .values_list("email", flat=True)
+        .distinct()
+    )
+    return list(dict.fromkeys(users))
+
+
+def _restock_alert_message(alert: RestockAlert, recipients: list[str]) -> EmailMultiAlternatives:
+    from .selectors import atp_detail, reorder_suggestion_for
+
+    product = alert.product
+    atp = atp_detail(product_ids=[product.pk])[product.pk]
+    context = {
+        "alert": alert,
+        "product": product,
+        "atp": atp,
+        "suggestion": reorder_suggestion_for(product=product),
+        "product_url": settings.SITE_URL + reverse("inventory:product", args=[product.sku]),
+        "reorder_url": settings.SITE_URL + reverse("inventory:reorder"),
+        "merchant_name": settings.MERCHANT_NAME,
+    }
+    subject = (
+        f"Restock {product.sku}: {atp.available} left to promise "
+        f"(reorder point {product.reorder_point}) · {settings.MERCHANT_NAME}"
+    )
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=render_to_string("inventory/emails/restock_alert.txt", context),
+        to=recipients,
+    )
+    message.attach_alternative(render_to_string("inventory/emails/restock_alert.html", context), "text/html")
+    return message
+
+
+def restock_alert_notify(*, alert_id: int) -> RestockAlert | None:
+    """Email the managers about one alert, once: ``notified_at`` is the durable marker.
+    An alert closed before its email went out is not sent (stock is back). A failed send
+    raises, leaving notified_at empty, so the task retries and the sweep re-enqueues it."""
+    with transaction.atomic():
+        alert = (
+            RestockAlert.objects.select_for_update(of=("self",))
+            .select_related("product")
+            .filter(pk=alert_id)
+            .first()
+        )
+        if alert is None or alert.notified_at is not None or alert.closed_at is not None:
+            return alert
+        recipients = restock_alert_recipients()
+        if recipients:
+            _restock_alert_message(alert, recipients).send(fail_silently=False)
+        else:
+            logger.warning("Restock alert %s for %s: no manager has an email address", alert.pk, alert.product.sku)
+        alert.notified_at = timezone.now()
+        alert.save(update_fields=["notified_at"])
+    return alert
+# ==== helper-inv: end ====
+
+
+@transaction.atomic
+def stock_reserve_at(*, demands: list[Demand], warehouse: Warehouse, actor, reference: str) -> None:
+    """Reserve every demand in this one warehouse, or nothing (a counter sale takes the goods
+    off the shelves of the store it is made in). Raises OutOfStock naming each short line;
+    nothing is backordered."""
+    for d in demands:
+        if d.quantity <= 0:
+            raise DomainError("Quantity must be at least 1.", field="quantity")
+    product_ids = sorted({d.product_id for d in demands})
+    levels = {lv.product_id: lv for lv in _lock_levels(product_ids=product_ids, warehouse_ids=[warehouse.pk])}
+    need: dict[int, int] = defaultdict(int)
+    for d in demands:
+        need[d.product_id] += d.quantity
+    free = {pid: max(lv.on_hand - lv.reserved, 0) for pid, lv in levels.items()}
+    shortages = [
+        {"ref": d.ref, "product_id": d.product_id, "sku": d.label, "requested": d.quantity,
+         "available": free.get(d.product_id, 0)}
+        for d in demands
+        if need[d.product_id] > free.get(d.product_id, 0)
+    ]
+    if shortages:
+        parts = [f"{s['sku'] or s['product_id']}: {s['requested']} requested, {s['available']} in {warehouse.code}"
+                 for s in shortages]
+        raise OutOfStock("Not enough stock. " + "; ".join(parts) + ".", shortages=shortages)
+    movements = []
+    for d in demands:
+        movements.append(
+            _move(level_id=levels[d.product_id].pk, product_id=d.product_id, warehouse_id=warehouse.pk,
+                  kind=MovementKind.RESERVATION, reserved=d.quantity, actor=actor, reference=reference)
+        )
+        if not Reservation.objects.filter(demand_ref=d.ref, warehouse=warehouse).update(
+            quantity=F("quantity") + d.quantity
+        ):
+            Reservation.objects.create(demand_ref=d.ref, product_id=d.product_id, warehouse=warehouse,
+                                       quantity=d.quantity)
+    StockMovement.objects.bulk_create(movements)
+
+
+# ==== helper-api: begin ====
+# The catalogue kept in step by an ERP or supplier feed (PUT /api/v1/products/{sku}).
+
+from decimal import Decimal, InvalidOperation  # noqa: E402
+
+PRODUCT_UPSERT_FIELDS = (
+    "name", "description", "price", "tax_rate", "barcode", "weight_grams", "length_mm", "width_mm",
+    "height_mm", "active", "allow_backorder", "reorder_point", "reorder_quantity", "lead_time_days",
+)
+_PRODUCT_COUNTS = {  # field: (largest value, label)
+    "weight_grams": (2_147_483_647, "Weight"), "length_mm": (2_147_483_647, "Length"),
+    "width_mm": (2_147_483_647, "Width"), "height_mm": (2_147_483_647, "Height"),
+    "reorder_point": (2_147_483_647, "The reorder point"), "reorder_quantity": (2_147_483_647, "The reorder quantity"),
+    "lead_time_days": (32_767, "The lead time"),
+}
+
+
+def _product_values(data: dict, *, creating: bool) -> tuple[dict, dict[str, list[str]]]:
+    """Check and normalise the fields of a product create or update."""
+    errors: dict[str, list[str]] = {}
+    values: dict = {}
+    for key in data:
+        if key not in PRODUCT_UPSERT_FIELDS:
+            errors[key] = [f"Unknown field {key!r}."]
+    if "name" in data or creating:
+        name = str(data.get("name") or "").strip()
+        if not name:
+            errors["name"] = ["Give the product a name."]
+        elif len(name) > 200:
+            errors["name"] = ["Keep the name to 200 characters."]
+        values["name"] = name
+    if "description" in data:
+        values["description"] = str(data["description"] or "")
+    if "price" in data or creating:
+        raw = data.get("price")
+        try:
+            price = Decimal(str(raw)) if raw is not None else None
+        except InvalidOperation:
+            price = Decimal("NaN")
+        if price is None:
+            errors["price"] = ["Set the net unit price."]
+        elif not price.is_finite() or price < 0 or price != price.quantize(Decimal("0.01")) or price >= Decimal("1e10"):
+            errors["price"] = ["Use a price of 0 or more with at most two decimals, e.g. 24.90."]
+        else:
+            values["price"] = price.quantize(Decimal("0.01"))
+    if "tax_rate" in data:
+        try:
+            rate = Decimal(str(data["tax_rate"]))
+        except InvalidOperation:
+            rate = Decimal("NaN")
+        if not rate.is_finite() or not (0 <= rate < 1) or rate != rate.quantize(Decimal("0.0001")):
+            errors["tax_rate"] = ["Use a fraction from 0 up to (not including) 1, e.g. 0.19 for 19 %."]
+        else:
+            values["tax_rate"] = rate.quantize(Decimal("0.0001"))
+    if "barcode" in data:
+        barcode = str(data["barcode"] or "").strip()
+        if len(barcode) > 64:
+            errors["barcode"] = ["Keep the barcode to 64 characters."]
+        values["barcode"] = barcode
+    for key, (largest, label) in _PRODUCT_COUNTS.items():
+        if key in data:
+            value = data[key]
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= largest:
+                errors[key] = [f"{label} is a whole number from 0 to {largest}."]
+            else:
+                values[key] = value
+    for key in ("active", "allow_backorder"):
+        if key in data:
+            if not isinstance(data[key], bool):
+                errors[key] = ["Use true or false."]
+            else:
+                values[key] = data[key]
+    return values, errors
+
+
+@transaction.atomic
+def product_upsert(*, sku: str, data: dict, actor) -> tuple[Product, bool]:
+    """Create the product with this SKU, or change the fields present in ``data`` (fields not
+    given keep their value). A new product needs a name and a price. Stock is never changed
+    here; a new reorder point or active flag re-checks the restock alert. Returns (product, created).
+
+    Raises ValidationFailed keyed by field name."""
+    roles.check_role(actor, (roles.MANAGER,), "Only a Manager may change the catalogue.")
+    sku = (sku or "").strip()
+    if not sku or len(sku) > 64:
+        raise ValidationFailed({"sku": ["A SKU has 1 to 64 characters."]})
+    product = Product.objects.select_for_update().filter(sku=sku).first()
+    values, errors = _product_values(data, creating=product is None)
+    barcode = values.get("barcode")
+    if barcode and "barcode" not in errors:
+        other = Product.objects.filter(barcode=barcode).exclude(sku=sku).values_list("sku", flat=True).first()
+        if other:
+            errors["barcode"] = [f"Barcode {barcode} belongs to {other} already."]
+    if errors:
+        raise ValidationFailed(errors)
+    created = False
+    if product is None:
+        try:
+            with transaction.atomic():  # a concurrent upsert may create it first
+                product = Product.objects.create(sku=sku, **values)
+                created = True
+        except IntegrityError:
+            product = Product.objects.select_for_update().filter(sku=sku).first()
+            if product is None:  # the barcode was taken a moment ago
+                raise ValidationFailed({"barcode": [f"Barcode {barcode} belongs to another product."]}) from None
+    if not created:
+        changed = [k for k, v in values.items() if getattr(product, k) != v]
+        for key in changed:
+            setattr(product, key, values[key])
+        if changed:
+            product.save(update_fields=[*changed, "updated_at"])
+        if {"reorder_point", "active"} & set(changed):
+            restock_alerts_check(product_ids=[product.pk])
+    return product, created
+# ==== helper-api: end ====

@@ -112,6 +112,7 @@ class Order(TimeStampedModel):
             models.Index(fields=["payment_status", "-placed_at"]),
             models.Index(fields=["customer", "-placed_at"]),
             models.Index(fields=["customer", "lines_digest", "placed_at"], name="order_duplicate_check"),
+            models.Index(fields=["channel", "updated_at", "id"], name="order_channel_updated"),
         ]
 
     def __str__(self) -> str:
@@ -263,6 +264,7 @@ class ApiToken(TimeStampedModel):
 
     class Meta:
         ordering = ["name"]
+        verbose_name = "API token"
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"

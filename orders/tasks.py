@@ -22,6 +22,13 @@ def send_notification(self, notification_id: int) -> None:
 
 
 @shared_task
+def purge_idempotency_keys() -> int:
+    from .idempotency import idempotency_purge
+
+    return idempotency_purge()
+
+
+@shared_task
 def sweep_notifications() -> int:
     """Re-enqueue emails left pending (a broker outage, a killed worker). Returns how many."""
     cutoff = timezone.now() - timedelta(seconds=settings.ORDERLINE_SWEEP_AFTER_SECONDS)

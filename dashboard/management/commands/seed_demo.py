@@ -60,6 +60,7 @@ from django.utils import timezone
 from core import roles
 from core.errors import DomainError
 from core.models import Sequence
+from orders.tokens import api_token_create
 from core.money import quantize
 from customers.models import Customer
 from fulfillment.models import Carrier, Shipment
@@ -1171,9 +1172,14 @@ class Command(BaseCommand):
             seeder.run()
             clock.now = real_now
             Sequence.objects.create(name=MARKER, last_value=Order.objects.count())
+            api_token = None
+            if users_allowed:
+                # A token for the marketplace integration, so the JSON API can be tried at once.
+                _, api_token = api_token_create(name="Demo marketplace sync",
+                                                channel=SalesChannel.objects.get(slug="amazon"), actor=None)
 
         if users_allowed:
-            self._write_logins()
+            self._write_logins(api_token)
         else:
             self.stdout.write(
                 self.style.WARNING(
@@ -1183,11 +1189,13 @@ class Command(BaseCommand):
             )
         self._summary(seeder, created_users, time.monotonic() - started)
 
-    def _write_logins(self) -> None:
+    def _write_logins(self, api_token: str | None = None) -> None:
         lines = []
         for username, role, _, _ in DEMO_USERS:
             if User.objects.filter(username=username).exists():
                 lines.append(f"{username} / {DEMO_PASSWORD}  ({roles.ROLE_LABELS[role]})")
+        if api_token:
+            lines.append(f"API token (Amazon marketplace channel): {api_token}  -> /api/v1/docs")
         path = settings.VAR_DIR / "demo-logins.txt"
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         self.stdout.write(f"Demo logins written to {path}")

@@ -1,0 +1,96 @@
+"""API tokens: one bearer token per integration, bound to a sales channel.
+
+The plain token is shown once, when it is created; only its SHA-256 is stored, so a lookup
+by hash finds it (no constant-time comparison needed: the secret is never compared). A
+revoked token is refused from the moment it is revoked."""
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from core import roles
+from core.errors import DomainError, ValidationFailed
+
+from .models import ApiToken, SalesChannel
+
+# Managers create and revoke tokens (the admin, or the system through the command).
+MANAGE_TOKENS = (roles.MANAGER,)
+PREFIX_LENGTH = 8
+LAST_USED_PRECISION = timedelta(minutes=1)  # last_used_at is written at most once a minute
+
+
+def token_hash(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+@transaction.atomic
+def api_token_create(*, name: str, channel: SalesChannel, actor) -> tuple[ApiToken, str]:
+    """Create a token for an integration. Returns the token row and the plain token, which
+    is never stored and cannot be shown again."""
+    roles.check_role(actor, MANAGE_TOKENS, "Only a Manager may create API tokens.")
+    errors = {}
+    if not (name or "").strip():
+        errors["name"] = ["Name the integration that will use this token, e.g. “Marketplace sync”."]
+    if channel is None:
+        errors["channel"] = ["Choose the sales channel its orders belong to."]
+    elif not channel.active:
+        errors["channel"] = [f"The channel {channel.name} is inactive."]
+    if errors:
+        raise ValidationFailed(errors)
+    raw = secrets.token_urlsafe(32)  # 256 bits
+    token = ApiToken.objects.create(
+        name=name.strip(),
+        channel=channel,
+        token_hash=token_hash(raw),
+        prefix=raw[:PREFIX_LENGTH],
+        created_by=actor if getattr(actor, "pk", None) else None,
+    )
+    return token, raw
+
+
+@transaction.atomic
+def api_token_revoke(*, token: ApiToken, actor) -> ApiToken:
+    """Refuse this token from now on. Revoking twice is refused (it says when it was revoked)."""
+    roles.check_role(actor, MANAGE_TOKENS, "Only a Manager may revoke API tokens.")
+    locked = ApiToken.objects.select_for_update().get(pk=token.pk)
+    if locked.revoked_at is not None:
+        raise DomainError(
+            f"{locked.name} was revoked already on {locked.revoked_at:%d %b %Y %H:%M}."
+        )
+    locked.revoked_at = timezone.now()
+    locked.save(update_fields=["revoked_at", "updated_at"])
+    token.revoked_at = locked.revoked_at
+    return token
+
+
+def api_token_authenticate(raw: str) -> ApiToken | None:
+    """The active token for this plain value, or None (unknown or revoked). Records when it
+    was last used, at most once a minute, with a conditional update (no lock, no contention)."""
+    if not raw:
+        return None
+    token = (
+        ApiToken.objects.select_related("channel")
+        .filter(token_hash=token_hash(raw), revoked_at__isnull=True)
+        .first()
+    )
+    if token is None:
+        return None
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_PRECISION:
+        ApiToken.objects.filter(pk=token.pk).filter(
+            Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_PRECISION)
+        ).update(last_used_at=now)
+        token.last_used_at = now
+    return token
+
+
+def api_token_is_revoked(raw: str) -> bool:
+    """Whether this plain value belongs to a revoked token (to say so in the refusal)."""
+    return (
+        bool(raw)
+        and ApiToken.objects.filter(token_hash=token_hash(raw), revoked_at__isnull=False).exists()
+    )
