@@ -62,7 +62,11 @@ def test_seed_builds_a_shop_in_every_stage_without_enqueuing_work(settings, tmp_
         assert user.is_staff == (role == roles.MANAGER)
     logins = (tmp_path / "demo-logins.txt").read_text().splitlines()
     assert logins[0] == "manager / orderline-demo  (Manager)"
-    assert len(logins) == 4
+    assert len(logins) == 5
+    token = logins[4].split(": ", 1)[1].split()[0]
+    from orders.tokens import api_token_authenticate
+
+    assert api_token_authenticate(token).channel.slug == "amazon"  # a working demo API token
 
     # Orders in every fulfillment status the services can reach today (backorders, hence
     # partially_reserved, do not exist yet), and in every order status but draft.

@@ -60,7 +60,6 @@ from django.utils import timezone
 from core import roles
 from core.errors import DomainError
 from core.models import Sequence
-from orders.tokens import api_token_create
 from core.money import quantize
 from customers.models import Customer
 from fulfillment.models import Carrier, Shipment
@@ -87,6 +86,7 @@ from orders.services import (
     order_place,
     order_release,
 )
+from orders.tokens import api_token_create
 from returns.models import ReturnRequest
 from returns.services import return_receive, return_refund, return_reject, return_request_create
 
