@@ -8,6 +8,7 @@ from django.views.decorators.http import require_GET
 
 from core import roles
 from core.roles import staff_required
+from inventory import selectors as inventory_selectors
 
 from .selectors import (
     dashboard_kpis,
@@ -28,6 +29,8 @@ def home(request):
         "attention": attention,
         "attention_counts": attention_counts,
         "attention_total": sum(attention_counts.values()),
+        "restock_alerts": inventory_selectors.open_restock_alerts(limit=10),
+        "restock_alert_count": inventory_selectors.open_restock_alert_count(),
         "recent": recent_orders(user=request.user),
         "per_day": orders_per_day(user=request.user),
         "today": timezone.localdate(),

@@ -1,6 +1,7 @@
 """Every write to stock. Each function is one transaction, locks stock rows in primary-key
 order, changes counters with F() and writes one StockMovement per change of a level."""
 
+import functools
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -184,7 +185,16 @@ def stock_reserve(*, demands: list[Demand], actor, reference: str, fresh: bool =
                        quantity=existing.get(d.ref, 0) + plan.backordered[d.ref]) for d in waiting],
             update_conflicts=True, unique_fields=["demand_ref"], update_fields=["quantity", "updated_at"],
         )
+    _restock_check_after_commit(product_ids)
     return plan
+
+
+def _restock_check_after_commit(product_ids) -> None:
+    """Reservations and releases move availability: the worker checks the restock alerts
+    once the change is committed (outside the placement's own statements)."""
+    from .tasks import check_restock_alerts
+
+    transaction.on_commit(functools.partial(check_restock_alerts.delay, sorted(set(product_ids))))
 
 
 @transaction.atomic
@@ -272,6 +282,7 @@ def stock_release(*, demand_ref: str, quantity: int | None = None, actor, refere
         todo -= take
         released += take
     StockMovement.objects.bulk_create(movements)
+    _restock_check_after_commit([r.product_id for r in reservations])
     return released
 
 
@@ -309,6 +320,7 @@ def stock_receive(*, product: Product, warehouse: Warehouse, quantity: int, acto
     _move(level_id=level.pk, product_id=product.pk, warehouse_id=warehouse.pk, kind=kind,
           on_hand=quantity, actor=actor, reference=reference, reason=reason).save()
     level.refresh_from_db()
+    restock_alerts_check(product_ids=[product.pk])
     return level
 
 
@@ -336,6 +348,7 @@ def stock_adjust(*, product: Product, warehouse: Warehouse, delta: int, reason: 
           kind=MovementKind.ADJUSTMENT, on_hand=delta, actor=actor, reference=reference,
           reason=reason.strip()).save()
     level.refresh_from_db()
+    restock_alerts_check(product_ids=[product.pk])
     return level
 
 
@@ -343,7 +356,6 @@ def stock_adjust(*, product: Product, warehouse: Warehouse, delta: int, reason: 
 # Counts, transfers, expected receipts and restock alerts (issue B). Appended below the
 # reservation services; the imports sit here so the block stays self-contained.
 
-import functools  # noqa: E402
 import logging  # noqa: E402
 
 from django.conf import settings  # noqa: E402

@@ -38,3 +38,11 @@ def sweep_restock_alerts() -> int:
     for pk in ids:
         send_restock_alert.delay(pk)
     return len(ids)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def check_restock_alerts(product_ids: list[int]) -> int:
+    """Open or close restock alerts after reservations moved availability. Safe to run twice."""
+    from .services import restock_alerts_check
+
+    return len(restock_alerts_check(product_ids=product_ids))
