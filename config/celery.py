@@ -12,6 +12,7 @@ app.conf.beat_schedule = {
     # Durable rows left pending (broker outage, killed worker) are re-enqueued.
     "sweep-notifications": {"task": "orders.tasks.sweep_notifications", "schedule": 60.0},
     "sweep-documents": {"task": "invoicing.tasks.sweep_documents", "schedule": 60.0},
+    "sweep-imports": {"task": "orders.tasks_import.sweep_imports", "schedule": 60.0},
     "sweep-restock-alerts": {"task": "inventory.tasks.sweep_restock_alerts", "schedule": 300.0},
     # Used idempotency keys are kept a week, then purged.
     "purge-idempotency-keys": {"task": "orders.tasks.purge_idempotency_keys", "schedule": 86400.0},

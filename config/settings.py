@@ -216,3 +216,5 @@ MERCHANT_ADDRESS = env.str("MERCHANT_ADDRESS", default="Northwind Outfitters Gmb
 HOLD_ORDERS_ABOVE = Decimal(env.str("HOLD_ORDERS_ABOVE", default="2500.00"))
 DUPLICATE_ORDER_WINDOW_MINUTES = env.int("DUPLICATE_ORDER_WINDOW_MINUTES", default=10)
 PAY_BEFORE_SHIPPING_METHODS = env.list("PAY_BEFORE_SHIPPING_METHODS", default=["bank_transfer"])
+# The warehouse a counter sale hands goods over from (a warehouse code; empty: the first by priority).
+COUNTER_WAREHOUSE = env.str("COUNTER_WAREHOUSE", default="")

@@ -31,10 +31,12 @@ def customer_get_or_create(*, email: str, name: str, phone: str = "", existing: 
     """The customer with this email (any case), created if new. ``looked_up`` says the caller
     has just looked (``existing`` is what it found), which saves the lookup. Race-safe: two
     first orders of one new customer at the same moment end with one customer row."""
+    if existing is not None:
+        return existing
     email = email.strip()
     if not email or "@" not in email:
         raise ValidationFailed({"email": ["Enter the customer's email address."]})
-    if existing is None and not looked_up:
+    if not looked_up:
         existing = Customer.objects.filter(email__iexact=email).first()
     if existing:
         return existing

@@ -113,6 +113,7 @@ class Order(TimeStampedModel):
             models.Index(fields=["customer", "-placed_at"]),
             models.Index(fields=["customer", "lines_digest", "placed_at"], name="order_duplicate_check"),
             models.Index(fields=["channel", "updated_at", "id"], name="order_channel_updated"),
+            models.Index(fields=["total", "id"], name="order_total_id"),
         ]
 
     def __str__(self) -> str:
@@ -156,6 +157,11 @@ class OrderLine(models.Model):
 
     class Meta:
         ordering = ["order", "line_no"]
+        indexes = [
+            # The order list's quick views "backordered" and "to ship".
+            models.Index(fields=["order"], condition=Q(quantity_backordered__gt=0), name="orderline_backordered"),
+            models.Index(fields=["order"], condition=Q(quantity_reserved__gt=0), name="orderline_reserved"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["order", "line_no"], name="order_line_no_unique"),
             models.CheckConstraint(condition=Q(quantity__gt=0), name="order_line_quantity_positive"),

@@ -41,3 +41,5 @@ def sweep_notifications() -> int:
         transaction.on_commit(functools.partial(send_notification.delay, pk))
     Notification.objects.filter(pk__in=ids).update(updated_at=timezone.now())
     return len(ids)
+
+from .tasks_import import run_import, sweep_imports  # noqa: E402, F401  (registers the CSV import tasks)
