@@ -261,6 +261,8 @@ def stock_release(*, demand_ref: str, quantity: int | None = None, actor, refere
         .order_by("pk")
     )
     if not reservations:
+        if quantity:
+            raise DomainError(f"Nothing is reserved; cannot release {quantity}.", field="quantity")
         return 0
     levels = _levels_for_reservations(reservations)
     held = sum(r.quantity for r in reservations)

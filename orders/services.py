@@ -7,8 +7,9 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, Subquery, Sum
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from core import roles
@@ -39,6 +40,20 @@ from .choices import (
 from .models import Notification, Order, OrderEvent, OrderLine, SalesChannel, line_demand_ref
 
 ORDER_NUMBER_START = 10000
+ORDER_NUMBER_SEQUENCE = "orders_order_number_seq"
+
+
+def order_number_next() -> str:
+    """The next order number. Unlike invoices, order numbers need not be gapless, so on
+    PostgreSQL they come from a native sequence: no row lock held until commit, so
+    concurrent placements do not queue behind each other. Elsewhere the Sequence table."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT nextval(%s)", [ORDER_NUMBER_SEQUENCE])
+            value = cursor.fetchone()[0]
+    else:
+        value = sequence_next(name="order")
+    return f"{settings.ORDER_NUMBER_PREFIX}{ORDER_NUMBER_START + value}"
 
 
 @dataclass(frozen=True)
@@ -282,7 +297,10 @@ def _customer_lookup(*, customer: Customer | None, email: str, address: dict, di
     book = Address.objects.filter(customer=OuterRef("pk"))
     qs = Customer.objects.annotate(address_known=Exists(known), has_addresses=Exists(book),
                                    duplicate_of=Subquery(duplicate))
-    qs = qs.filter(pk=customer.pk) if customer is not None else qs.filter(email__iexact=email.strip())
+    if customer is not None:
+        qs = qs.filter(pk=customer.pk)
+    else:  # lower(email) = ..., so the unique index on lower(email) is used
+        qs = qs.annotate(email_lower=Lower("email")).filter(email_lower=email.strip().lower())
     return qs.first()
 
 
@@ -355,7 +373,7 @@ def order_place(
         address_remember(customer=customer, data=address, known=bool(found and found.address_known),
                          first=not (found and found.has_addresses))
 
-    number = f"{settings.ORDER_NUMBER_PREFIX}{ORDER_NUMBER_START + sequence_next(name='order')}"
+    number = order_number_next()
     demands = [
         Demand(ref=line_demand_ref(number, i + 1), product_id=ln.product.pk, quantity=ln.quantity,
                label=ln.product.sku, allow_backorder=ln.product.allow_backorder)
