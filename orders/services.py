@@ -439,8 +439,14 @@ def order_place(
         OrderEvent(order=order, type=EventType.RESERVED, actor=actor_row, source=EventSource.SYSTEM,
                    message=plan.explanation, payload={"allocations": plan.allocations, "backordered": plan.backordered}),
     ]
+    waiting_items = []
     if plan.backordered:
         expected = _expected_dates([ln.product_id for ln in order_lines if ln.quantity_backordered])
+        waiting_items = [
+            {"name": ol.name, "quantity": ol.quantity_backordered,
+             "expected": expected[ol.product_id].strftime("%d %b") if expected.get(ol.product_id) else ""}
+            for ol in order_lines if ol.quantity_backordered
+        ]
         waiting = ", ".join(
             f"{ol.quantity_backordered} × {ol.name}" + (f" (expected {expected[ol.product_id]:%d %b})" if expected.get(ol.product_id) else "")
             for ol in order_lines if ol.quantity_backordered
@@ -456,7 +462,8 @@ def order_place(
                                  message=f"Put on hold automatically: {order.hold_reason}",
                                  payload={"codes": [c for c, _ in holds]}))
     OrderEvent.objects.bulk_create(events)
-    notification_queue(order=order, kind=NotificationKind.ORDER_CONFIRMATION, fresh=True)
+    notification_queue(order=order, kind=NotificationKind.ORDER_CONFIRMATION, fresh=True,
+                       payload={"backordered": waiting_items} if waiting_items else None)
     return order
 
 

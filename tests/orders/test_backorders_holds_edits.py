@@ -202,3 +202,17 @@ def test_cancelling_an_order_stops_its_backorder_waiting(channel, manager, addre
     assert Backorder.objects.get(demand_ref=f"order:{order.number}:1").quantity == 0
     stock_receipt_record(product=lamp, warehouse=warehouses[0], quantity=3, actor=manager)
     assert StockLevel.objects.get(product=lamp, warehouse=warehouses[0]).reserved == 0
+
+
+def test_confirmation_email_names_backordered_items_and_their_expected_date(channel, manager, address, lamp,
+                                                                             warehouses):
+    from orders.emails import render_notification
+
+    day = timezone.localdate() + timedelta(days=5)
+    ExpectedReceipt.objects.create(product=lamp, warehouse=warehouses[0], quantity=10, expected_on=day)
+    order = place(channel, manager, address, [LineInput(lamp, 5)])
+
+    message = render_notification(Notification.objects.get(order=order, kind="order_confirmation"))
+    expected = f"3 × Camping lamp (expected {day:%d %b})"
+    assert expected in message.body
+    assert expected in message.alternatives[0][0]
