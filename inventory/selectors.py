@@ -1,9 +1,23 @@
+import math
 from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from fractions import Fraction
 
-from django.db.models import Count, IntegerField, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import Count, F, IntegerField, Min, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
-from .models import Product, Reservation, StockLevel, StockMovement
+from .choices import MovementKind
+from .models import (
+    Backorder,
+    ExpectedReceipt,
+    Product,
+    Reservation,
+    RestockAlert,
+    StockLevel,
+    StockMovement,
+    Warehouse,
+)
 
 
 @dataclass
@@ -126,19 +140,7 @@ def backorders_by_ref(*, refs) -> dict[str, int]:
     return dict(Backorder.objects.filter(demand_ref__in=list(refs), quantity__gt=0).values_list("demand_ref", "quantity"))
 
 
-# ==== helper-inv: begin ====
-# Available to promise with expected receipts, reorder suggestions, restock alerts and the
-# reservation check of ``check_stock`` (issue B). Imports sit here to keep the block whole.
-
-import math  # noqa: E402
-from datetime import date, datetime, time, timedelta  # noqa: E402
-from fractions import Fraction  # noqa: E402
-
-from django.db.models import F, Min  # noqa: E402
-from django.utils import timezone  # noqa: E402
-
-from .choices import MovementKind  # noqa: E402
-from .models import Backorder, ExpectedReceipt, RestockAlert, Warehouse  # noqa: E402
+# ---------------------------------------------------------------- available to promise with expected receipts
 
 
 @dataclass
@@ -452,4 +454,3 @@ def reservation_discrepancies() -> list[dict]:
                 "reservations": units,
             })
     return problems
-# ==== helper-inv: end ====

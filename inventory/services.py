@@ -2,17 +2,35 @@
 order, changes counters with F() and writes one StockMovement per change of a level."""
 
 import functools
+import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 
-from django.db import transaction
-from django.db.models import Case, F, IntegerField, Value, When
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.mail import EmailMultiAlternatives
+from django.db import IntegrityError, transaction
+from django.db.models import Case, F, IntegerField, OuterRef, Q, Subquery, Sum, Value, When
+from django.db.models.functions import Coalesce
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
 
 from core import roles
-from core.errors import DomainError, OutOfStock
+from core.errors import DomainError, OutOfStock, ValidationFailed
 
 from .choices import MovementKind
-from .models import Backorder, Product, Reservation, StockLevel, StockMovement, Warehouse
+from .models import (
+    Backorder,
+    ExpectedReceipt,
+    Product,
+    Reservation,
+    RestockAlert,
+    StockLevel,
+    StockMovement,
+    Warehouse,
+)
 
 
 @dataclass(frozen=True)
@@ -354,25 +372,7 @@ def stock_adjust(*, product: Product, warehouse: Warehouse, delta: int, reason: 
     return level
 
 
-# ==== helper-inv: begin ====
-# Counts, transfers, expected receipts and restock alerts (issue B). Appended below the
-# reservation services; the imports sit here so the block stays self-contained.
-
-import logging  # noqa: E402
-
-from django.conf import settings  # noqa: E402
-from django.contrib.auth import get_user_model  # noqa: E402
-from django.core.mail import EmailMultiAlternatives  # noqa: E402
-from django.db import IntegrityError  # noqa: E402
-from django.db.models import OuterRef, Q, Subquery, Sum  # noqa: E402
-from django.db.models.functions import Coalesce  # noqa: E402
-from django.template.loader import render_to_string  # noqa: E402
-from django.urls import reverse  # noqa: E402
-from django.utils import timezone  # noqa: E402
-
-from core.errors import ValidationFailed  # noqa: E402
-
-from .models import ExpectedReceipt, RestockAlert  # noqa: E402
+# ---------------------------------------------------------------- counts and transfers
 
 logger = logging.getLogger(__name__)
 
@@ -643,7 +643,6 @@ def restock_alert_notify(*, alert_id: int) -> RestockAlert | None:
         alert.notified_at = timezone.now()
         alert.save(update_fields=["notified_at"])
     return alert
-# ==== helper-inv: end ====
 
 
 @transaction.atomic
@@ -684,10 +683,9 @@ def stock_reserve_at(*, demands: list[Demand], warehouse: Warehouse, actor, refe
     StockMovement.objects.bulk_create(movements)
 
 
-# ==== helper-api: begin ====
+# ---------------------------------------------------------------- catalogue upserts
 # The catalogue kept in step by an ERP or supplier feed (PUT /api/v1/products/{sku}).
 
-from decimal import Decimal, InvalidOperation  # noqa: E402
 
 PRODUCT_UPSERT_FIELDS = (
     "name", "description", "price", "tax_rate", "barcode", "weight_grams", "length_mm", "width_mm",
@@ -798,4 +796,3 @@ def product_upsert(*, sku: str, data: dict, actor) -> tuple[Product, bool]:
         if {"reorder_point", "active"} & set(changed):
             restock_alerts_check(product_ids=[product.pk])
     return product, created
-# ==== helper-api: end ====

@@ -712,17 +712,18 @@ def order_line_cancel(*, order: Order, line: OrderLine, quantity: int, reason: s
     locked = Order.objects.select_for_update().get(pk=order.pk)
     if locked.status not in (OrderStatus.OPEN, OrderStatus.ON_HOLD):
         raise InvalidTransition(f"Order {locked.number} is {locked.get_status_display().lower()}; its lines cannot change.")
-    ln = OrderLine.objects.select_for_update().get(pk=line.pk, order=locked)
+    lines = {x.pk: x for x in OrderLine.objects.select_for_update().filter(order=locked).order_by("pk")}
+    ln = lines.get(line.pk)
+    if ln is None:
+        raise DomainError("That line is not on this order.")
     cancellable = ln.quantity_open
     if quantity is None or quantity <= 0:
         raise DomainError("Cancel at least one unit.", field="quantity")
     if quantity > cancellable:
         raise DomainError(f"Only {cancellable} of {ln.sku} can still be cancelled (the rest has shipped).", field="quantity")
-    if not OrderLine.objects.filter(order=locked).exclude(pk=ln.pk).filter(
-        quantity__gt=F("quantity_cancelled") + F("quantity_shipped")
-    ).exists() and quantity == cancellable and not any(
-        x.quantity_shipped for x in OrderLine.objects.filter(order=locked)
-    ):
+    nothing_else_left = all(x.quantity_open == 0 for x in lines.values() if x.pk != ln.pk)
+    if quantity == cancellable and nothing_else_left and not any(x.quantity_shipped for x in lines.values()):
+        # Nothing would be left to ship and nothing has shipped: this cancels the order.
         return order_cancel(order=order, reason=reason, actor=actor, source=source)
     from_backorder, from_reserved = _reduce_line(locked, ln, quantity, actor=actor, reason=f"Line cancelled: {reason.strip()}")
     OrderLine.objects.filter(pk=ln.pk).update(
