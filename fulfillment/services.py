@@ -19,6 +19,7 @@ from orders.models import Order, OrderLine, line_demand_ref
 from orders.services import (
     notification_queue,
     order_event_add,
+    order_lines_allocated,
     order_lines_delivered,
     order_lines_shipped,
 )
@@ -27,12 +28,15 @@ from .choices import OPEN_STATUSES, SHIPMENT_TRANSITIONS, ShipmentStatus
 from .models import Carrier, Shipment, ShipmentLine
 
 
+_BECOME = {ShipmentStatus.PICKING: "picked"}
+
+
 def _lock(shipment: Shipment, new_status: str) -> Shipment:
     locked = Shipment.objects.select_for_update(of=("self",)).select_related("order", "warehouse", "carrier").get(pk=shipment.pk)
     if new_status not in SHIPMENT_TRANSITIONS[locked.status]:
         raise InvalidTransition(
             f"Shipment {locked.number} is {locked.get_status_display().lower()}; "
-            f"it cannot become {ShipmentStatus(new_status).label.lower()}."
+            f"it cannot become {_BECOME.get(new_status, ShipmentStatus(new_status).label.lower())}."
         )
     return locked
 
@@ -77,6 +81,7 @@ def shipments_create(*, order: Order, actor) -> list[Shipment]:
         ShipmentLine.objects.bulk_create(
             [ShipmentLine(shipment=shipment, order_line_id=line_id, quantity=q) for line_id, q in quantities.items()]
         )
+        order_lines_allocated(order=order, deltas=quantities)
         order_event_add(order=order, type=EventType.SHIPMENT_CREATED, actor=actor,
                         message=f"Shipment {shipment.number} created in {shipment.warehouse.code} "
                                 f"for {sum(quantities.values())} unit(s).",
@@ -188,6 +193,7 @@ def shipment_cancel(*, shipment: Shipment, actor, reason: str) -> Shipment:
     s = _lock(shipment, ShipmentStatus.CANCELLED)
     s.status = ShipmentStatus.CANCELLED
     s.save(update_fields=["status", "updated_at"])
+    order_lines_allocated(order=s.order, deltas={sl.order_line_id: -sl.quantity for sl in s.lines.all() if sl.quantity})
     order_event_add(order=s.order, type=EventType.NOTE, actor=actor,
                     message=f"Shipment {s.number} cancelled: {reason.strip()}. Its units stay reserved.",
                     payload={"shipment": s.number})

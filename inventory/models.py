@@ -61,6 +61,9 @@ class Warehouse(TimeStampedModel):
     city = models.CharField(max_length=100, blank=True)
     postal_code = models.CharField(max_length=20, blank=True)
     country = models.CharField(max_length=2, blank=True)
+    handling_days = models.PositiveSmallIntegerField(
+        default=1, help_text="Working days from the order's cut-off to handing the parcel to the carrier"
+    )
 
     class Meta:
         ordering = ["priority", "code"]
@@ -77,6 +80,9 @@ class StockLevel(models.Model):
     warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="stock_levels")
     on_hand = models.IntegerField(default=0)
     reserved = models.IntegerField(default=0)
+    bin_location = models.CharField(
+        max_length=20, blank=True, help_text="Where the product sits in this warehouse (aisle-rack-shelf, e.g. A-03-2)"
+    )
 
     class Meta:
         constraints = [

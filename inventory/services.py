@@ -49,6 +49,7 @@ class ReservationPlan:
     allocations: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     backordered: dict[str, int] = field(default_factory=dict)
     explanation: str = ""
+    handling_days: int = 1  # the slowest warehouse the plan takes stock from (for the promised ship date)
 
 
 def _lock_levels(*, product_ids, warehouse_ids=None) -> list[StockLevel]:
@@ -163,6 +164,10 @@ def stock_reserve(*, demands: list[Demand], actor, reference: str, fresh: bool =
                         key=lambda w: (w.priority, w.code))
     available = {key: max(lv.on_hand - lv.reserved, 0) for key, lv in by_key.items()}
     plan = _plan(demands, warehouses, available)
+    used = {wh_id for allocs in plan.allocations.values() for wh_id, _ in allocs}
+    if warehouses:
+        plan.handling_days = max((w.handling_days for w in warehouses if w.pk in used),
+                                 default=warehouses[0].handling_days)
 
     added: dict[int, int] = defaultdict(int)  # level pk -> units
     wanted: dict[tuple[str, int], int] = defaultdict(int)  # (ref, warehouse) -> units

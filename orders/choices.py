@@ -32,6 +32,7 @@ class HoldCode(models.TextChoices):
     PAYMENT = "payment", "Payment required before shipping"
     HIGH_VALUE = "high_value", "Order above the review threshold"
     DUPLICATE = "duplicate", "Probable duplicate"
+    INVALID_ADDRESS = "invalid_address", "Address fails validation"
 
 
 class FulfillmentStatus(models.TextChoices):
@@ -86,12 +87,20 @@ class EventType(models.TextChoices):
     LINE_CANCELLED = "line_cancelled", "Line cancelled"
     BACKORDERED = "backordered", "Backordered"
     BACKORDER_FILLED = "backorder_filled", "Backorder filled"
+    SHORT_PICKED = "short_picked", "Short pick"
+    LABEL_CREATED = "label_created", "Label created"
+    TRACKING = "tracking", "Tracking update"
+    DELIVERY_EXCEPTION = "delivery_exception", "Delivery exception"
+    FEEDBACK = "feedback", "Customer feedback"
 
 
 class NotificationKind(models.TextChoices):
     ORDER_CONFIRMATION = "order_confirmation", "Order confirmation"
     ORDER_SHIPPED = "order_shipped", "Order shipped"
+    ORDER_OUT_FOR_DELIVERY = "order_out_for_delivery", "Out for delivery"
     ORDER_DELIVERED = "order_delivered", "Order delivered"
+    SHIPMENT_DELAYED = "shipment_delayed", "Delivery delayed or exception"
+    FEEDBACK_REQUEST = "feedback_request", "Feedback request"
     ORDER_CANCELLED = "order_cancelled", "Order cancelled"
     ORDER_CHANGED = "order_changed", "Order changed"
     BACKORDER_FILLED = "backorder_filled", "Backordered items available"

@@ -1,3 +1,4 @@
+import datetime
 import secrets
 
 from django.conf import settings
@@ -32,6 +33,10 @@ class SalesChannel(TimeStampedModel):
     name = models.CharField(max_length=100)
     kind = models.CharField(max_length=20, choices=ChannelKind.choices)
     active = models.BooleanField(default=True)
+    cutoff_time = models.TimeField(
+        default=datetime.time(14, 0),
+        help_text="Orders placed before this local time count from today for the promised ship date",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -90,6 +95,9 @@ class Order(TimeStampedModel):
     )
     status_token = models.CharField(max_length=64, unique=True, default=new_status_token, editable=False)
     placed_at = models.DateTimeField(db_index=True)
+    promised_ship_date = models.DateField(
+        null=True, blank=True, help_text="From the channel's cut-off and the warehouse's handling days"
+    )
     closed_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
@@ -114,6 +122,7 @@ class Order(TimeStampedModel):
             models.Index(fields=["customer", "lines_digest", "placed_at"], name="order_duplicate_check"),
             models.Index(fields=["channel", "updated_at", "id"], name="order_channel_updated"),
             models.Index(fields=["total", "id"], name="order_total_id"),
+            models.Index(fields=["promised_ship_date"], condition=Q(status="open"), name="order_open_promised"),
         ]
 
     def __str__(self) -> str:
@@ -154,6 +163,9 @@ class OrderLine(models.Model):
     quantity_shipped = models.PositiveIntegerField(default=0)
     quantity_delivered = models.PositiveIntegerField(default=0)
     quantity_returned = models.PositiveIntegerField(default=0)
+    quantity_allocated = models.PositiveIntegerField(
+        default=0, help_text="Units in open shipments (to pick, picking, packed): edits may not take them away"
+    )
 
     class Meta:
         ordering = ["order", "line_no"]
@@ -170,7 +182,8 @@ class OrderLine(models.Model):
                 & Q(quantity_delivered__lte=F("quantity_shipped"))
                 & Q(quantity_returned__lte=F("quantity_shipped"))
                 & Q(quantity_reserved__lte=F("quantity"))
-                & Q(quantity_cancelled__lte=F("quantity")),
+                & Q(quantity_cancelled__lte=F("quantity"))
+                & Q(quantity_allocated__lte=F("quantity_reserved")),
                 name="order_line_quantities_consistent",
             ),
         ]

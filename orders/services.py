@@ -9,10 +9,11 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, Subquery, Sum
-from django.db.models.functions import Lower
+from django.db.models.functions import Greatest, Lower
 from django.utils import timezone
 
 from core import roles
+from core.calendar import promised_ship_date
 from core.errors import DomainError, InvalidTransition, OutOfStock, ValidationFailed
 from core.money import quantize
 from core.sequences import sequence_next
@@ -403,6 +404,7 @@ def order_place(
         )
     shipping_total = quantize(shipping_total)
     totals = _totals(order_lines, shipping_total)
+    placed_at = timezone.now()
     order = Order.objects.create(
         number=number, channel=channel, external_id=external_id, customer=customer,
         email=customer.email, phone=phone or customer.phone,
@@ -413,7 +415,9 @@ def order_place(
         ship_country=(address.get("country") or "").strip().upper(),
         currency=currency or settings.DEFAULT_CURRENCY, **totals,
         status=OrderStatus.OPEN, shipping_method=shipping_method, payment_method=payment_method,
-        notes=notes, placed_at=timezone.now(), created_by=actor if getattr(actor, "pk", None) else None,
+        notes=notes, placed_at=placed_at, created_by=actor if getattr(actor, "pk", None) else None,
+        promised_ship_date=promised_ship_date(placed_at=placed_at, cutoff=channel.cutoff_time,
+                                              handling_days=plan.handling_days),
         fulfillment_status=_derive_fulfillment(order_lines), lines_digest=digest,
     )
     for ol in order_lines:
@@ -576,10 +580,31 @@ def order_lines_shipped(*, order: Order, quantities: dict[int, int]) -> Order:
         ln = lines[line_id]
         if qty > ln.quantity_reserved:
             raise DomainError(f"Line {ln.line_no} ({ln.sku}) has only {ln.quantity_reserved} reserved.")
+        # Units leaving in a shipment were allocated to it; a counter sale's were not.
         OrderLine.objects.filter(pk=line_id).update(
-            quantity_shipped=F("quantity_shipped") + qty, quantity_reserved=F("quantity_reserved") - qty
+            quantity_shipped=F("quantity_shipped") + qty, quantity_reserved=F("quantity_reserved") - qty,
+            quantity_allocated=Greatest(F("quantity_allocated") - qty, 0),
         )
     return order_recompute(order=order)
+
+
+@transaction.atomic
+def order_lines_allocated(*, order: Order, deltas: dict[int, int]) -> None:
+    """Units of these lines went into (positive) or came out of (negative) open shipments.
+    Called by fulfillment, so edits and cancellations can refuse to take them away."""
+    lines = {
+        ln.pk: ln
+        for ln in OrderLine.objects.select_for_update().filter(order=order, pk__in=list(deltas)).order_by("pk")
+    }
+    if set(deltas) - set(lines):
+        raise DomainError("A line does not belong to this order.")
+    for line_id, delta in deltas.items():
+        ln = lines[line_id]
+        if not 0 <= ln.quantity_allocated + delta <= ln.quantity_reserved:
+            raise DomainError(f"Line {ln.line_no} ({ln.sku}): {ln.quantity_reserved} reserved, "
+                              f"{ln.quantity_allocated} already in shipments.")
+        if delta:
+            OrderLine.objects.filter(pk=line_id).update(quantity_allocated=F("quantity_allocated") + delta)
 
 
 @transaction.atomic

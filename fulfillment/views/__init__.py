@@ -16,11 +16,11 @@ from core.roles import has_role, staff_required
 from inventory.models import Warehouse
 from orders.models import Order, OrderEvent, OrderLine
 
-from .choices import IN_FLIGHT_STATUSES, ShipmentStatus
-from .forms import CancelForm, DeliverForm, ShipForm
-from .models import Shipment
-from .selectors import orders_ready_to_pick, shipments_by_status
-from .services import (
+from ..choices import IN_FLIGHT_STATUSES, ShipmentStatus
+from ..forms import CancelForm, DeliverForm, ShipForm
+from ..models import Shipment
+from ..selectors import orders_ready_to_pick, shipments_by_status
+from ..services import (
     shipment_cancel,
     shipment_confirm_packed,
     shipment_confirm_picked,

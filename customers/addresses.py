@@ -1,0 +1,1 @@
+"""Address validation before a label: required fields and postal-code patterns per country."""

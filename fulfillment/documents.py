@@ -1,0 +1,1 @@
+"""PDFs that leave the warehouse: pick lists, packing slips and bulk prints."""

@@ -1,0 +1,1 @@
+"""Delivery feedback: the request after delivery and the customer's rating."""

@@ -1,0 +1,1 @@
+"""Packing: scans checked against a shipment's lines, parcels, packing slips."""

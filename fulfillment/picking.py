@@ -1,0 +1,1 @@
+"""Pick lists: batches of ready shipments in one warehouse, sorted by bin; pick confirmation and short picks."""

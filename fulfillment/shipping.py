@@ -1,0 +1,1 @@
+"""Shipping: address check, rate choice and label purchase for a packed shipment."""

@@ -1,0 +1,1 @@
+"""Celery tasks for fulfillment: tracking sync, feedback requests."""

@@ -1,0 +1,1 @@
+"""Tracking events: stored once, in any order; a shipment's status only moves forward."""
