@@ -427,9 +427,7 @@ def _run_once(run, request, *args, **kwargs):
         with transaction.atomic():
             response = run(request, *args, **kwargs)
             if _worth_keeping(response) and not transaction.get_rollback():
-                idempotency_finish(
-                    row=row, status=response.status_code, body=json.loads(response.content)
-                )
+                idempotency_finish(row=row, status=response.status_code, body_json=response.content)
                 stored = True
     finally:
         if not stored:

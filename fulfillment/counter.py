@@ -34,16 +34,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from core import roles
-from core.errors import NotAllowed, OutOfStock, ValidationFailed
+from core.errors import NotAllowed, ValidationFailed
 from core.money import quantize
 from core.sequences import sequence_next
 from inventory.models import StockLevel, Warehouse
-from inventory.selectors import reservations_by_ref
-from inventory.services import Demand, backorder_cancel, stock_release, stock_reserve_at, stock_ship
+from inventory.services import stock_ship
 from invoicing.choices import PaymentMethod
 from invoicing.services import invoice_issue, payment_record
 from orders.choices import EventSource, EventType, OrderStatus
-from orders.models import Order, OrderLine, SalesChannel, line_demand_ref
+from orders.models import Order, SalesChannel, line_demand_ref
 from orders.services import (
     LineInput,
     order_event_add,
@@ -127,53 +126,6 @@ def _short_message(sku: str, free: int, wanted: int, warehouse: Warehouse) -> st
     return f"Only {free} of {sku} on the shelves in {warehouse.code}; {wanted} wanted."
 
 
-def _reserve_in_store(order: Order, lines: list[OrderLine], warehouse: Warehouse, actor) -> bool:
-    """Placement reserves where the network says; a counter sale takes the goods from this
-    store. Move any line reserved (or backordered) elsewhere. Returns whether anything moved."""
-    refs = {line_demand_ref(order.number, ln.line_no): (i, ln) for i, ln in enumerate(lines)}
-    held = reservations_by_ref(refs=list(refs))
-    moving = []
-    for ref, (i, ln) in refs.items():
-        here = sum(r.quantity for r in held[ref] if r.warehouse_id == warehouse.pk)
-        if here < ln.quantity:
-            moving.append((ref, i, ln))
-    if not moving:
-        return False
-    for ref, _, _ in moving:
-        stock_release(
-            demand_ref=ref,
-            actor=actor,
-            reference=order.number,
-            reason=f"Counter sale: taken from the shelves in {warehouse.code}",
-        )
-        backorder_cancel(demand_ref=ref)
-    try:
-        stock_reserve_at(
-            demands=[
-                Demand(ref=ref, product_id=ln.product_id, quantity=ln.quantity, label=ln.sku)
-                for ref, _, ln in moving
-            ],
-            warehouse=warehouse,
-            actor=actor,
-            reference=order.number,
-        )
-    except OutOfStock as exc:
-        index = {ref: i for ref, i, _ in moving}
-        raise ValidationFailed(
-            {
-                f"lines-{index[s['ref']]}-quantity": [
-                    _short_message(s["sku"], s["available"], s["requested"], warehouse)
-                ]
-                for s in exc.shortages
-            }
-        ) from exc
-    for _, _, ln in moving:
-        OrderLine.objects.filter(pk=ln.pk).update(
-            quantity_reserved=ln.quantity, quantity_backordered=0
-        )
-    return True
-
-
 @transaction.atomic
 def counter_sale(
     *,
@@ -237,6 +189,7 @@ def counter_sale(
         shipping_total=Decimal("0.00"),
         payment_method=payment_method,
         notes=f"Counter sale in {warehouse.code} ({warehouse.name}).",
+        warehouse=warehouse,  # reserved on the store's shelves: one reservation row per line
     )
     if order.status == OrderStatus.ON_HOLD:
         if order.total > settings.HOLD_ORDERS_ABOVE and not roles.has_role(
@@ -252,17 +205,7 @@ def counter_sale(
             {"cash_received": [f"Less than the total of {order.total} {order.currency}."]}
         )
 
-    order_lines = list(
-        OrderLine.objects.filter(order=order).select_related("product").order_by("line_no")
-    )
-    if _reserve_in_store(order, order_lines, warehouse, actor):
-        order_event_add(
-            order=order,
-            type=EventType.RESERVED,
-            actor=actor,
-            source=EventSource.SYSTEM,
-            message=f"Counter sale: reserved in {warehouse.code}, where the customer takes the goods.",
-        )
+    order_lines = order.placed_lines
 
     # Hand over: one shipment from the store, delivered in the same moment.
     now = timezone.now()

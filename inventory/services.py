@@ -10,8 +10,8 @@ from decimal import Decimal, InvalidOperation
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives
-from django.db import IntegrityError, transaction
-from django.db.models import Case, F, IntegerField, OuterRef, Q, Subquery, Sum, Value, When
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, IntegerField, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -140,9 +140,10 @@ def stock_reserve(*, demands: list[Demand], actor, reference: str, fresh: bool =
     """Reserve every demand or nothing. Raises OutOfStock naming each short line.
 
     A fixed number of statements whatever the number of demands: one locking read of the
-    levels (with their warehouses), one update of all levels, one write of the reservations,
-    one of the ledger rows, one of the backorders. ``fresh`` says no demand has reservations
-    yet (a new order), which saves reading them."""
+    levels (with their warehouses), then one update of all levels, one upsert of the
+    reservations and one write of the ledger rows (on PostgreSQL these three are one
+    statement), and one write of the backorders. ``fresh`` says no demand has backorders yet
+    (a new order), which saves reading them."""
     for d in demands:
         if d.quantity <= 0:
             raise DomainError("Quantity must be at least 1.", field="quantity")
@@ -152,52 +153,92 @@ def stock_reserve(*, demands: list[Demand], actor, reference: str, fresh: bool =
     # Inside the caller's transaction, without a savepoint of our own (it would cost two
     # statements): a refusal is raised before anything is written, and a failed write
     # aborts the caller's transaction as a whole.
+    # Plain SQL for the statements of this hot path (every placement runs them): the same
+    # statements through the ORM cost about 2.5 ms of CPU per order to build; these 0.3 ms.
+    qn = connection.ops.quote_name
     product_ids = sorted({d.product_id for d in demands})
-    levels = list(
-        StockLevel.objects.filter(product_id__in=product_ids, warehouse__active=True)
-        .select_related("warehouse")
-        .select_for_update(of=("self",))
-        .order_by("pk")
-    )
-    by_key = {(lv.product_id, lv.warehouse_id): lv for lv in levels}
-    warehouses = sorted({lv.warehouse_id: lv.warehouse for lv in levels}.values(),
-                        key=lambda w: (w.priority, w.code))
-    available = {key: max(lv.on_hand - lv.reserved, 0) for key, lv in by_key.items()}
+    wh_fields = list(Warehouse._meta.concrete_fields)
+    marks = ", ".join(["%s"] * len(product_ids))
+    lock = " FOR UPDATE OF l" if connection.features.has_select_for_update_of else (
+        " FOR UPDATE" if connection.features.has_select_for_update else "")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT l.id, l.product_id, l.on_hand, l.reserved, p.reorder_point, "  # noqa: S608 (metadata only)
+            + ", ".join(f"w.{qn(f.column)}" for f in wh_fields)
+            + f" FROM {qn(StockLevel._meta.db_table)} l"
+            f" JOIN {qn(Warehouse._meta.db_table)} w ON w.id = l.warehouse_id"
+            f" JOIN {qn(Product._meta.db_table)} p ON p.id = l.product_id"
+            f" WHERE w.active AND l.product_id IN ({marks}) ORDER BY l.id{lock}",
+            product_ids,
+        )
+        rows = cursor.fetchall()
+    by_key: dict[tuple[int, int], tuple[int, int, int]] = {}  # (product, warehouse) -> (level pk, on hand, reserved)
+    by_pk: dict[int, Warehouse] = {}
+    reorder_point: dict[int, int] = {}
+    for level_id, product_id, on_hand, reserved, point, *wh_values in rows:
+        wh = by_pk.get(wh_values[0])
+        if wh is None:
+            if connection.vendor != "postgresql":  # run the fields' converters, as the ORM would
+                wh_values = [f.to_python(v) for f, v in zip(wh_fields, wh_values, strict=True)]
+            wh = Warehouse.from_db(connection.alias, [f.attname for f in wh_fields], wh_values)
+        by_pk[wh.pk] = wh
+        by_key[(product_id, wh.pk)] = (level_id, on_hand, reserved)
+        reorder_point[product_id] = point
+    warehouses = sorted(by_pk.values(), key=lambda w: (w.priority, w.code))
+    available = {key: max(on_hand - reserved, 0) for key, (_, on_hand, reserved) in by_key.items()}
     plan = _plan(demands, warehouses, available)
     used = {wh_id for allocs in plan.allocations.values() for wh_id, _ in allocs}
     if warehouses:
         plan.handling_days = max((w.handling_days for w in warehouses if w.pk in used),
                                  default=warehouses[0].handling_days)
 
+    now = timezone.now()
+    actor_id = actor.pk if getattr(actor, "pk", None) else None
     added: dict[int, int] = defaultdict(int)  # level pk -> units
+    taken: dict[int, int] = defaultdict(int)  # product -> units
     wanted: dict[tuple[str, int], int] = defaultdict(int)  # (ref, warehouse) -> units
     movements = []
     for d in demands:
         for wh_id, qty in plan.allocations[d.ref]:
-            level = by_key[(d.product_id, wh_id)]
-            added[level.pk] += qty
+            added[by_key[(d.product_id, wh_id)][0]] += qty
+            taken[d.product_id] += qty
             wanted[(d.ref, wh_id)] += qty
-            movements.append(StockMovement(
-                product_id=d.product_id, warehouse_id=wh_id, kind=MovementKind.RESERVATION,
-                reserved_delta=qty, actor=actor if getattr(actor, "pk", None) else None, reference=reference,
-            ))
+            movements.append((d.product_id, wh_id, MovementKind.RESERVATION, 0, qty, reference, "", actor_id, now))
     if added:
-        StockLevel.objects.filter(pk__in=list(added)).update(
-            reserved=F("reserved") + Case(*[When(pk=pk, then=Value(q)) for pk, q in added.items()],
-                                          output_field=IntegerField())
-        )
         product_of = {d.ref: d.product_id for d in demands}
-        held = {} if fresh else {
-            (r.demand_ref, r.warehouse_id): r.quantity
-            for r in Reservation.objects.filter(demand_ref__in=[d.ref for d in demands])
-        }
-        Reservation.objects.bulk_create(
-            [Reservation(demand_ref=ref, product_id=product_of[ref], warehouse_id=wh_id,
-                         quantity=held.get((ref, wh_id), 0) + qty)
-             for (ref, wh_id), qty in wanted.items()],
-            update_conflicts=True, unique_fields=["demand_ref", "warehouse"], update_fields=["quantity", "updated_at"],
+        level_table = qn(StockLevel._meta.db_table)
+        reservation_table = qn(Reservation._meta.db_table)
+        update = (
+            f"UPDATE {level_table} SET reserved = reserved + CASE id "  # noqa: S608 (metadata only)
+            + " ".join(["WHEN %s THEN %s"] * len(added))
+            + f" END WHERE id IN ({', '.join(['%s'] * len(added))})",
+            [*(v for item in added.items() for v in item), *added],
         )
-        StockMovement.objects.bulk_create(movements)
+        # An upsert adds to what a demand already holds in that warehouse (an edit).
+        reserve = (
+            f"INSERT INTO {reservation_table} (demand_ref, product_id, warehouse_id, quantity, "  # noqa: S608
+            "created_at, updated_at) VALUES "
+            + ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(wanted))
+            + " ON CONFLICT (demand_ref, warehouse_id) DO UPDATE SET "
+            f"quantity = {reservation_table}.quantity + EXCLUDED.quantity, updated_at = EXCLUDED.updated_at",
+            [v for (ref, wh_id), qty in wanted.items() for v in (ref, product_of[ref], wh_id, qty, now, now)],
+        )
+        ledger = (
+            f"INSERT INTO {qn(StockMovement._meta.db_table)} (product_id, warehouse_id, kind, "  # noqa: S608
+            "on_hand_delta, reserved_delta, reference, reason, actor_id, created_at) VALUES "
+            + ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(movements)),
+            [v for row in movements for v in row],
+        )
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":  # the three in one round trip
+                cursor.execute(
+                    f"WITH levels AS ({update[0]} RETURNING 1), reservations AS ({reserve[0]} RETURNING 1) "
+                    + ledger[0],
+                    [*update[1], *reserve[1], *ledger[1]],
+                )
+            else:
+                for sql, params in (update, reserve, ledger):
+                    cursor.execute(sql, params)
     waiting = [d for d in demands if plan.backordered.get(d.ref)]
     if waiting:
         existing = {} if fresh else dict(
@@ -208,7 +249,15 @@ def stock_reserve(*, demands: list[Demand], actor, reference: str, fresh: bool =
                        quantity=existing.get(d.ref, 0) + plan.backordered[d.ref]) for d in waiting],
             update_conflicts=True, unique_fields=["demand_ref"], update_fields=["quantity", "updated_at"],
         )
-    _restock_check_after_commit(product_ids)
+    # A reservation only lowers availability: check the restock alerts (after commit) only for
+    # products now at or below their reorder point, or without a stock row to tell.
+    atp = defaultdict(int)
+    for (product_id, _), (_, on_hand, reserved) in by_key.items():
+        atp[product_id] += on_hand - reserved
+    low = [pid for pid in product_ids
+           if pid not in reorder_point or 0 < reorder_point[pid] >= atp[pid] - taken[pid]]
+    if low:
+        _restock_check_after_commit(low)
     return plan
 
 
@@ -686,6 +735,7 @@ def stock_reserve_at(*, demands: list[Demand], warehouse: Warehouse, actor, refe
             Reservation.objects.create(demand_ref=d.ref, product_id=d.product_id, warehouse=warehouse,
                                        quantity=d.quantity)
     StockMovement.objects.bulk_create(movements)
+    _restock_check_after_commit(product_ids)
 
 
 # ---------------------------------------------------------------- catalogue upserts
@@ -801,3 +851,61 @@ def product_upsert(*, sku: str, data: dict, actor) -> tuple[Product, bool]:
         if {"reorder_point", "active"} & set(changed):
             restock_alerts_check(product_ids=[product.pk])
     return product, created
+
+
+@transaction.atomic
+def stock_reallocate(*, demand_ref: str, from_warehouse: Warehouse, quantity: int, actor, reference: str,
+                     reason: str = "") -> dict:
+    """The shelf of ``from_warehouse`` came up short: release ``quantity`` reserved units of
+    one demand there and re-reserve them in the other active warehouses with free stock
+    (priority order); what none of them holds waits as a backorder, filled by a receipt.
+    Locks the demand's reservation, then the product's levels in primary-key order.
+    Returns {"moved": [(warehouse, units), ...], "backordered": units}."""
+    if quantity is None or quantity <= 0:
+        raise DomainError("Quantity must be at least 1.", field="quantity")
+    held = (
+        Reservation.objects.select_for_update()
+        .filter(demand_ref=demand_ref, warehouse=from_warehouse).first()
+    )
+    if held is None or held.quantity < quantity:
+        have = held.quantity if held else 0
+        raise DomainError(f"Only {have} reserved in {from_warehouse.code}; cannot move {quantity}.", field="quantity")
+    levels = list(
+        StockLevel.objects.filter(product_id=held.product_id)
+        .filter(Q(warehouse=from_warehouse) | Q(warehouse__active=True))
+        .select_related("warehouse").select_for_update(of=("self",)).order_by("pk")
+    )
+    source = next(lv for lv in levels if lv.warehouse_id == from_warehouse.pk)
+    movements = [_move(level_id=source.pk, product_id=held.product_id, warehouse_id=from_warehouse.pk,
+                       kind=MovementKind.RELEASE, reserved=-quantity, actor=actor, reference=reference,
+                       reason=reason[:255])]
+    Reservation.objects.filter(pk=held.pk).update(quantity=F("quantity") - quantity)
+    left = quantity
+    moved = []
+    others = sorted((lv for lv in levels if lv.warehouse_id != from_warehouse.pk),
+                    key=lambda lv: (lv.warehouse.priority, lv.warehouse.code))
+    for lv in others:
+        take = min(left, lv.on_hand - lv.reserved)
+        if take <= 0:
+            continue
+        movements.append(_move(level_id=lv.pk, product_id=held.product_id, warehouse_id=lv.warehouse_id,
+                               kind=MovementKind.RESERVATION, reserved=take, actor=actor, reference=reference,
+                               reason=f"Moved from {from_warehouse.code}: {reason}"[:255]))
+        if not Reservation.objects.filter(demand_ref=demand_ref, warehouse_id=lv.warehouse_id).update(
+            quantity=F("quantity") + take
+        ):
+            Reservation.objects.create(demand_ref=demand_ref, product_id=held.product_id,
+                                       warehouse_id=lv.warehouse_id, quantity=take)
+        moved.append((lv.warehouse, take))
+        left -= take
+        if left == 0:
+            break
+    if left:
+        waiting = Backorder.objects.select_for_update().filter(demand_ref=demand_ref).first()
+        if waiting is None:
+            Backorder.objects.create(demand_ref=demand_ref, product_id=held.product_id, quantity=left)
+        else:
+            Backorder.objects.filter(pk=waiting.pk).update(quantity=F("quantity") + left)
+    StockMovement.objects.bulk_create(movements)
+    _restock_check_after_commit([held.product_id])
+    return {"moved": moved, "backordered": left}

@@ -1,6 +1,7 @@
 """Invoices, credit notes, payments and refunds; the order's payment_status is derived here."""
 
 import functools
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.files.base import ContentFile
@@ -20,8 +21,17 @@ from orders.choices import (
     OrderStatus,
     PaymentStatus,
 )
-from orders.models import Order, OrderLine
-from orders.services import notification_queue, order_event_add, order_recompute, order_release
+from orders.models import Order, OrderEvent, OrderLine
+from orders.services import (
+    LineChange,
+    notification_queue,
+    order_cancel,
+    order_edit,
+    order_event_add,
+    order_line_cancel,
+    order_recompute,
+    order_release,
+)
 
 from .choices import DocumentStatus, PaymentMethod
 from .models import CreditNote, CreditNoteLine, Invoice, InvoiceLine, Payment, Refund
@@ -78,19 +88,30 @@ def invoice_issue(*, order: Order, actor, source: str = EventSource.STAFF) -> In
     return invoice
 
 
+def _invoice_for(order: Order, line_ids) -> Invoice | None:
+    """The invoice a credit note refers to: the latest one that billed one of these lines
+    (a line added by an edit is on a supplementary invoice), else the order's first invoice."""
+    billed = (Invoice.objects.filter(order=order, lines__order_line_id__in=list(line_ids))
+              .order_by("-issued_at", "-id").first())
+    return billed or Invoice.objects.filter(order=order).order_by("issued_at", "id").first()
+
+
 @transaction.atomic
 def credit_note_issue(*, order: Order, quantities: dict[int, int], reason: str, actor, reference: str = "",
                       include_shipping: bool = False, source: str = EventSource.STAFF) -> CreditNote:
     """Credit returned (or otherwise refunded) units against the order's invoice."""
     order = Order.objects.select_for_update().get(pk=order.pk)
-    invoice = order.invoices.first()
+    invoice = _invoice_for(order, quantities)
     if invoice is None:
         raise DomainError("The order has no invoice to credit yet. Issue the invoice first.")
     if reference and CreditNote.objects.filter(reference=reference).exists():
         return CreditNote.objects.get(reference=reference)
     lines = {ln.pk: ln for ln in OrderLine.objects.filter(order=order, pk__in=list(quantities))}
+    # Units credited before; the corrections of edits (price differences, cancelled units)
+    # are not units that came back.
     credited = dict(
         CreditNoteLine.objects.filter(credit_note__order=order)
+        .exclude(credit_note__reference__contains=CHANGE_REFERENCE)
         .values("order_line").annotate(q=Sum("quantity")).values_list("order_line", "q")
     )
     doc_lines = []
@@ -124,6 +145,168 @@ def credit_note_issue(*, order: Order, quantities: dict[int, int], reason: str, 
                     payload={"credit_note": note.number, "invoice": invoice.number})
     _schedule_render(note)
     return note
+
+
+# ---------------------------------------------------------------- documents that follow order changes
+#
+# Issued documents never change. When an invoiced order is edited or (partly) cancelled, the
+# difference is documented in the same transaction: a credit note for what it lost (units
+# cancelled or removed, a lower price, less shipping; everything when the order is cancelled)
+# and a supplementary invoice for what it gained (lines added, more units, a higher price,
+# more shipping). So the order's invoices minus its correction credit notes always add up to
+# the order's total (0 once cancelled). Each face (staff pages, API, admin) calls these
+# ``*_documented`` services, never the bare orders services, once an invoice may exist.
+
+CHANGE_REFERENCE = "/change-"
+
+
+@dataclass(frozen=True)
+class _Component:
+    line: OrderLine
+    name: str
+    quantity: int
+    unit_price: Decimal
+    net: Decimal  # signed: positive adds value to the order, negative takes it away
+    tax: Decimal
+
+
+def _billable(order: Order) -> tuple[dict[int, OrderLine], Decimal]:
+    """What the order is worth now, line by line, and its shipping; nothing once cancelled."""
+    locked = Order.objects.get(pk=order.pk)
+    if locked.status == OrderStatus.CANCELLED:
+        return {}, ZERO
+    return {ln.pk: ln for ln in OrderLine.objects.filter(order=locked)}, locked.shipping_total
+
+
+def _components(before: dict[int, OrderLine], after: dict[int, OrderLine]) -> list[_Component]:
+    """The change of each line in two exact parts: the quantity at the old price, then the
+    price difference on the new quantity. Both are differences of the amounts the order
+    itself rounds (per line), so the documents add up to the order's totals to the cent."""
+    parts = []
+    for pk in sorted(set(before) | set(after)):
+        old, new = before.get(pk), after.get(pk)
+        ln = new or old
+        q0, p0 = (old.quantity_effective, old.unit_price) if old else (0, new.unit_price)
+        q1, p1 = (new.quantity_effective, new.unit_price) if new else (0, p0)
+        if q1 != q0:
+            n0, n1 = quantize(p0 * q0), quantize(p0 * q1)
+            what = "added" if q0 == 0 else ("removed" if q1 == 0 else f"{q0} → {q1}")
+            parts.append(_Component(ln, f"{ln.name} ({what})", abs(q1 - q0), p0, n1 - n0,
+                                    tax_of(n1, ln.tax_rate) - tax_of(n0, ln.tax_rate)))
+        if p1 != p0 and q1:
+            n0, n1 = quantize(p0 * q1), quantize(p1 * q1)
+            parts.append(_Component(ln, f"{ln.name} (price {p0} → {p1})", q1, abs(p1 - p0), n1 - n0,
+                                    tax_of(n1, ln.tax_rate) - tax_of(n0, ln.tax_rate)))
+    return [c for c in parts if c.net or c.tax]
+
+
+def _document_lines(model, parts: list[_Component]) -> list:
+    return [model(order_line=c.line, sku=c.line.sku, name=c.name[:200], quantity=c.quantity,
+                  unit_price=c.unit_price, tax_rate=c.line.tax_rate, net=abs(c.net), tax=abs(c.tax),
+                  gross=abs(c.net) + abs(c.tax))
+            for c in parts]
+
+
+def _documents_follow(*, order: Order, before: tuple[dict, Decimal], actor, source: str,
+                      reason: str) -> tuple[CreditNote | None, Invoice | None]:
+    """Issue the credit note and the supplementary invoice that bring an invoiced order's
+    documents in line with what it is worth now. Nothing when it has no invoice yet (the
+    invoice, when issued, shows the order as it is then)."""
+    if not Invoice.objects.filter(order=order).exists():
+        return None, None
+    after = _billable(order)
+    parts = _components(before[0], after[0])
+    shipping = after[1] - before[1]
+    lost = [c for c in parts if c.net < 0 or c.tax < 0]
+    gained = [c for c in parts if c.net > 0 or c.tax > 0]
+    event = OrderEvent.objects.filter(
+        order=order, type__in=[EventType.EDITED, EventType.LINE_CANCELLED, EventType.CANCELLED]
+    ).order_by("-id").first()
+    reference = f"{order.number}{CHANGE_REFERENCE}{event.pk if event else 0}"
+    order = Order.objects.get(pk=order.pk)
+    issued_by = actor if getattr(actor, "pk", None) else None
+    note = invoice = None
+    if lost or shipping < 0:
+        doc_lines = _document_lines(CreditNoteLine, lost)
+        subtotal = sum((dl.net for dl in doc_lines), ZERO)
+        tax_total = sum((dl.tax for dl in doc_lines), ZERO)
+        ship = -shipping if shipping < 0 else ZERO
+        original = _invoice_for(order, [c.line.pk for c in lost])
+        note = CreditNote.objects.create(
+            number=_next_number("CN"), order=order, invoice=original, issued_at=timezone.now(),
+            currency=order.currency, bill_to=original.bill_to, customer_email=order.email, subtotal=subtotal,
+            tax_total=tax_total, shipping_total=ship, total=subtotal + tax_total + ship,
+            reason=reason[:255], reference=reference, issued_by=issued_by,
+        )
+        for dl in doc_lines:
+            dl.credit_note = note
+        CreditNoteLine.objects.bulk_create(doc_lines)
+        order_event_add(order=order, type=EventType.CREDIT_NOTE_ISSUED, actor=actor, source=source,
+                        message=f"Credit note {note.number} issued for {note.total} {note.currency}: {reason}."[:500],
+                        customer_message=f"Credit note {note.number} is available.",
+                        payload={"credit_note": note.number, "invoice": original.number, "change": reference})
+        _schedule_render(note)
+    if gained or shipping > 0:
+        doc_lines = _document_lines(InvoiceLine, gained)
+        subtotal = sum((dl.net for dl in doc_lines), ZERO)
+        tax_total = sum((dl.tax for dl in doc_lines), ZERO)
+        ship = shipping if shipping > 0 else ZERO
+        invoice = Invoice.objects.create(
+            number=_next_number("INV"), order=order, issued_at=timezone.now(), currency=order.currency,
+            bill_to=_bill_to(order), customer_email=order.email, subtotal=subtotal, tax_total=tax_total,
+            shipping_total=ship, total=subtotal + tax_total + ship, issued_by=issued_by,
+        )
+        for dl in doc_lines:
+            dl.invoice = invoice
+        InvoiceLine.objects.bulk_create(doc_lines)
+        order_event_add(order=order, type=EventType.INVOICE_ISSUED, actor=actor, source=source,
+                        message=f"Supplementary invoice {invoice.number} issued for {invoice.total} "
+                                f"{invoice.currency}: {reason}."[:500],
+                        customer_message=f"Invoice {invoice.number} is available.",
+                        payload={"invoice": invoice.number, "supplementary": True, "change": reference})
+        _schedule_render(invoice)
+    return note, invoice
+
+
+def _lock_and_value(order: Order) -> tuple[dict, Decimal]:
+    Order.objects.select_for_update().get(pk=order.pk)
+    return _billable(order)
+
+
+@transaction.atomic
+def order_edit_documented(*, order: Order, actor, lines: list[LineChange] | None = None,
+                          address: dict | None = None, shipping_method: str | None = None,
+                          shipping_total: Decimal | None = None, source: str = EventSource.STAFF) -> Order:
+    """``orders.services.order_edit``, then the invoice put right (credit note or supplementary
+    invoice for the difference) and payment_status derived again, in one transaction."""
+    before = _lock_and_value(order)
+    order = order_edit(order=order, actor=actor, lines=lines, address=address, shipping_method=shipping_method,
+                       shipping_total=shipping_total, source=source)
+    _documents_follow(order=order, before=before, actor=actor, source=source, reason="Order edited")
+    return payment_status_recompute(order=order)
+
+
+@transaction.atomic
+def order_line_cancel_documented(*, order: Order, line: OrderLine, quantity: int, reason: str, actor,
+                                 source: str = EventSource.STAFF) -> Order:
+    """``orders.services.order_line_cancel``, then a credit note for the cancelled units when
+    the order was invoiced, and payment_status derived again."""
+    before = _lock_and_value(order)
+    order = order_line_cancel(order=order, line=line, quantity=quantity, reason=reason, actor=actor, source=source)
+    what = "Order cancelled" if order.status == OrderStatus.CANCELLED else f"{quantity} × {line.sku} cancelled"
+    _documents_follow(order=order, before=before, actor=actor, source=source, reason=f"{what}: {reason.strip()}")
+    return payment_status_recompute(order=order)
+
+
+@transaction.atomic
+def order_cancel_documented(*, order: Order, reason: str, actor, source: str = EventSource.STAFF) -> Order:
+    """``orders.services.order_cancel``, then a credit note for everything invoiced and not yet
+    credited, and payment_status derived again (a paid order stays paid until refunded)."""
+    before = _lock_and_value(order)
+    order = order_cancel(order=order, reason=reason, actor=actor, source=source)
+    _documents_follow(order=order, before=before, actor=actor, source=source,
+                      reason=f"Order cancelled: {reason.strip()}")
+    return payment_status_recompute(order=order)
 
 
 def payment_status_recompute(*, order: Order) -> Order:

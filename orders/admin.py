@@ -13,10 +13,11 @@ from core.admin import (
     time_column,
 )
 from core.errors import DomainError
+from invoicing.services import order_cancel_documented
 
 from .choices import NotificationStatus, OrderStatus
 from .models import Notification, Order, OrderEvent, OrderLine, SalesChannel
-from .services import notification_send, order_cancel, order_hold, order_release
+from .services import notification_send, order_hold, order_release
 
 
 @admin.register(SalesChannel)
@@ -282,7 +283,7 @@ class OrderAdmin(BackOfficeAdmin):
             submit_label="Cancel orders",
             done=lambda order, data: f"cancelled ({data['reason'].strip()}).",
             danger=True,
-            apply=lambda order, data: order_cancel(
+            apply=lambda order, data: order_cancel_documented(
                 order=order, reason=data["reason"], actor=request.user
             ),
         )

@@ -6,28 +6,31 @@ Service field names become paths into the request body (``lines-0-quantity`` ->
 ``lines[0].quantity``, ``ship_city`` -> ``shipping_address.city``, ``email`` -> ``customer.email``)."""
 
 import base64
+import functools
+import json
 import re
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated
 
 from django.conf import settings
-from django.db import IntegrityError
+from django.db import IntegrityError, connection
 from django.db.models import Q
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
-from ninja.responses import Status
+from ninja.responses import NinjaJSONEncoder
 from pydantic import ConfigDict
 
-from core.errors import OutOfStock, ValidationFailed
+from core.errors import DomainError, OutOfStock, ValidationFailed
 from inventory.models import Product
+from invoicing.services import order_cancel_documented
 
 from .choices import EventSource, FulfillmentStatus, OrderStatus, PaymentStatus
 from .models import Order
-from .services import LineInput, order_cancel, order_place
+from .services import DUPLICATE_EXTERNAL_ID, LineInput, model_from_row, order_place
 
 router = Router(tags=["Orders"])
 
@@ -177,6 +180,11 @@ class OrderOut(Schema):
     status_url: str = Field(..., description="The customer's order status page.")
     url: str = Field(..., description="This order in the API.")
     placed_at: datetime
+    promised_ship_date: date | None = Field(
+        ...,
+        description="The day the order is promised to leave the warehouse (from the channel's "
+        "cut-off time and the warehouse's handling days); null for orders placed before it existed.",
+    )
     created_at: datetime
     updated_at: datetime
     cancelled_at: datetime | None
@@ -242,8 +250,9 @@ def _money(value) -> str:
     return f"{Decimal(value):.2f}"
 
 
-def order_out(order: Order) -> dict:
-    lines = sorted(order.lines.all(), key=lambda ln: ln.line_no)
+def order_out(order: Order, *, lines: list | None = None) -> dict:
+    if lines is None:
+        lines = sorted(order.lines.all(), key=lambda ln: ln.line_no)
     return {
         "number": order.number,
         "external_id": order.external_id,
@@ -290,10 +299,31 @@ def order_out(order: Order) -> dict:
         "status_url": order.status_url(),
         "url": _api_url(order),
         "placed_at": order.placed_at,
+        "promised_ship_date": order.promised_ship_date,
         "created_at": order.created_at,
         "updated_at": order.updated_at,
         "cancelled_at": order.cancelled_at,
     }
+
+
+@functools.cache
+def _product_columns() -> tuple[str, list]:
+    qn = connection.ops.quote_name
+    fields = list(Product._meta.concrete_fields)
+    columns = ", ".join(qn(f.column) for f in fields)
+    return f"SELECT {columns} FROM {qn(Product._meta.db_table)} WHERE sku IN ", fields  # noqa: S608
+
+
+def _products_by_sku(skus: list[str]) -> dict[str, Product]:
+    """The products of an order's lines in one plain statement (placement is the hot path;
+    the ORM took about 0.4 ms of CPU to build this query)."""
+    sql, fields = _product_columns()
+    wanted = sorted(set(skus))
+    with connection.cursor() as cursor:
+        cursor.execute(sql + "(" + ", ".join(["%s"] * len(wanted)) + ")", wanted)
+        rows = cursor.fetchall()
+    found = (model_from_row(Product, fields, row) for row in rows)
+    return {p.sku: p for p in found}
 
 
 def _channel_orders(request):
@@ -380,12 +410,8 @@ def place_order(request, payload: OrderIn):
     duplicate, an order above the review threshold or one paid by bank transfer is placed
     on hold (status on_hold, hold_reason says why)."""
     channel = request.auth.channel
-    if payload.external_id:
-        existing = Order.objects.filter(channel=channel, external_id=payload.external_id).first()
-        if existing:
-            raise DuplicateExternalId(existing)
     skus = [ln.sku for ln in payload.lines]
-    products = {p.sku: p for p in Product.objects.filter(sku__in=skus)}
+    products = _products_by_sku(skus)
     unknown = {
         f"lines[{i}].sku": [f"No product with SKU {sku!r}."]
         for i, sku in enumerate(skus)
@@ -416,12 +442,23 @@ def place_order(request, payload: OrderIn):
         )
     except ValidationFailed as exc:
         raise _as_request_fields(exc) from exc
+    except DomainError as exc:  # order_place checks the external id in its first statement
+        if exc.code != DUPLICATE_EXTERNAL_ID:
+            raise
+        existing = Order.objects.filter(channel=channel, external_id=payload.external_id).first()
+        if existing:
+            raise DuplicateExternalId(existing) from None
+        raise
     except IntegrityError:
         existing = Order.objects.filter(channel=channel, external_id=payload.external_id).first()
         if payload.external_id and existing:  # placed by a concurrent request a moment ago
             raise DuplicateExternalId(existing) from None
         raise
-    return Status(201, order_out(order))  # the placed order as it is; its lines in one query
+    # The answer is written by hand from order_out (the same dict GET validates against
+    # OrderOut; a test holds them equal) and the lines as written (no read-back): validating
+    # it again through pydantic cost about 0.3 ms of CPU per order.
+    body = json.dumps(order_out(order, lines=order.placed_lines), cls=NinjaJSONEncoder)
+    return HttpResponse(body, status=201, content_type="application/json; charset=utf-8")
 
 
 @router.get("", response=OrderPage, operation_id="listOrders", summary="List orders")
@@ -488,5 +525,5 @@ def cancel_order(request, number: str, payload: CancelIn):
     dropped and the customer is emailed. An order that shipped in part answers 422; a
     cancelled or closed one 409."""
     order = _get_order(request, number)
-    order_cancel(order=order, reason=payload.reason, actor=None, source=EventSource.API)
+    order_cancel_documented(order=order, reason=payload.reason, actor=None, source=EventSource.API)
     return order_out(_get_order(request, number))

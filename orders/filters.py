@@ -25,18 +25,9 @@ from invoicing.models import Invoice
 
 from .choices import FulfillmentStatus, OrderStatus, PaymentStatus
 from .models import Order, OrderLine, SalesChannel
+from .selectors import late_q
 
 UNPAID = [PaymentStatus.UNPAID, PaymentStatus.AUTHORIZED, PaymentStatus.PARTIALLY_PAID]
-
-# "Late" until issue C brings promised ship dates: an open order placed more than
-# LATE_AFTER_DAYS days ago that has not shipped in full (nothing or only part of it has left).
-LATE_AFTER_DAYS = 2
-NOT_SHIPPED = [
-    FulfillmentStatus.UNFULFILLED,
-    FulfillmentStatus.PARTIALLY_RESERVED,
-    FulfillmentStatus.RESERVED,
-    FulfillmentStatus.PARTIALLY_SHIPPED,
-]
 
 QUICK_VIEW_CAP = 1000
 
@@ -60,12 +51,6 @@ def new_today_q() -> Q:
 def backordered_q() -> Q:
     """Orders with units waiting for stock (a line with quantity_backordered > 0)."""
     return Q(Exists(OrderLine.objects.filter(order=OuterRef("pk"), quantity_backordered__gt=0)))
-
-
-def late_q() -> Q:
-    """Open, placed more than LATE_AFTER_DAYS days ago, and not shipped in full."""
-    cutoff = timezone.now() - timedelta(days=LATE_AFTER_DAYS)
-    return Q(status=OrderStatus.OPEN, placed_at__lt=cutoff, fulfillment_status__in=NOT_SHIPPED)
 
 
 def quick_views() -> list[tuple[str, str, Q]]:

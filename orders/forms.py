@@ -678,6 +678,11 @@ class EditRow:
         return f"line-{self.line.pk}"
 
     @property
+    def min_quantity(self) -> int:
+        """Shipped units and units in an open shipment cannot be taken away by an edit."""
+        return self.line.quantity_shipped + self.line.quantity_allocated
+
+    @property
     def current(self) -> int:
         return self.line.quantity_effective
 
@@ -791,9 +796,11 @@ class LineCancelForm(forms.Form):
     def __init__(self, *args, line: OrderLine, **kwargs):
         super().__init__(*args, **kwargs)
         self.line = line
-        self.fields["quantity"].widget.attrs["max"] = str(line.quantity_open)
+        # Units in an open shipment stay (the service refuses them and says which shipment).
+        free = max(line.quantity_open - line.quantity_allocated, 0)
+        self.fields["quantity"].widget.attrs["max"] = str(free)
         if not self.is_bound:
-            self.initial.setdefault("quantity", line.quantity_open)
+            self.initial.setdefault("quantity", free)
 
     def clean_quantity(self):
         value = self.cleaned_data["quantity"]

@@ -1,8 +1,9 @@
 """Idempotency keys for the JSON API: a POST sent twice with the same key does its work once.
 
-The first request with a key inserts a row (state ``in_flight``) in its own transaction; the
-unique constraint on (token, key) makes that insert the lock: on PostgreSQL a second request
-inserting the same key waits for the first insert to commit, then fails and reads the row.
+The first request with a key inserts a row (state ``in_flight``) in its own transaction (one
+autocommitted ``INSERT ... ON CONFLICT DO NOTHING``); the unique constraint on (token, key)
+makes that insert the lock: a second request inserting the same key inserts nothing and
+reads the row.
 
 - same key, same request, first one finished  -> ``replay`` (the stored status and body)
 - same key, same request, first still running -> ``in_flight`` (the caller answers 409)
@@ -17,7 +18,7 @@ import hashlib
 import json
 from datetime import timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import connection
 from django.utils import timezone
 
 from .models import ApiToken, IdempotencyKey
@@ -54,19 +55,32 @@ def idempotency_begin(
     Call it outside any transaction: the claim must commit before the work starts, so a
     concurrent request with the same key sees it."""
     fingerprint = request_fingerprint(method=method, path=path, body_bytes=body_bytes)
+    table = connection.ops.quote_name(IdempotencyKey._meta.db_table)
     for _ in range(3):
-        try:
-            with transaction.atomic():
-                row = IdempotencyKey.objects.create(
-                    token=token,
-                    key=key,
-                    method=method.upper(),
-                    path=path[:255],
-                    request_hash=fingerprint,
-                )
+        # One statement in autocommit, so the claim is committed (visible to a concurrent
+        # request with the same key) before the work starts. A concurrent insert of the same
+        # key waits for this one to commit, then inserts nothing and reads the row below.
+        now = timezone.now()
+        row = IdempotencyKey(
+            token=token,
+            key=key,
+            method=method.upper(),
+            path=path[:255],
+            request_hash=fingerprint,
+            state=IdempotencyKey.State.IN_FLIGHT,
+            created_at=now,
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (token_id, key, method, path, request_hash, state, created_at) "  # noqa: S608
+                "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (token_id, key) DO NOTHING RETURNING id",
+                [token.pk, key, row.method, row.path, fingerprint, row.state, now],
+            )
+            claimed = cursor.fetchone()
+        if claimed:
+            row.pk = claimed[0]
             return STARTED, row
-        except IntegrityError:
-            row = IdempotencyKey.objects.filter(token=token, key=key).first()
+        row = IdempotencyKey.objects.filter(token=token, key=key).first()
         if row is None:  # abandoned a moment ago: claim it again
             continue
         if row.request_hash != fingerprint:
@@ -84,16 +98,26 @@ def idempotency_begin(
     return IN_FLIGHT, None
 
 
-def idempotency_finish(*, row: IdempotencyKey, status: int, body) -> IdempotencyKey:
-    """Store the answer for replays. Call it in the same transaction as the work, so the work
-    and its recorded answer commit together."""
+def idempotency_finish(
+    *, row: IdempotencyKey, status: int, body=None, body_json: str | bytes | None = None
+) -> IdempotencyKey:
+    """Store the answer for replays: ``body`` (a JSON value), or ``body_json`` (the answer's
+    JSON text as sent, which saves decoding and encoding it again). Call it in the same
+    transaction as the work, so the work and its recorded answer commit together."""
     now = timezone.now()
-    IdempotencyKey.objects.filter(pk=row.pk).update(
-        state=IdempotencyKey.State.DONE,
-        response_status=status,
-        response_body=body,
-        completed_at=now,
-    )
+    if body_json is None:
+        body_json = json.dumps(body)
+    elif isinstance(body_json, bytes):
+        body_json = body_json.decode()
+    table = connection.ops.quote_name(IdempotencyKey._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET state = %s, response_status = %s, response_body = %s, "  # noqa: S608
+            "completed_at = %s WHERE id = %s",
+            [IdempotencyKey.State.DONE, status, body_json, now, row.pk],
+        )
+    if body is None:
+        body = json.loads(body_json)
     row.state, row.response_status, row.response_body, row.completed_at = (
         IdempotencyKey.State.DONE,
         status,

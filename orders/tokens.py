@@ -4,11 +4,12 @@ The plain token is shown once, when it is created; only its SHA-256 is stored, s
 by hash finds it (no constant-time comparison needed: the secret is never compared). A
 revoked token is refused from the moment it is revoked."""
 
+import functools
 import hashlib
 import secrets
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -16,6 +17,7 @@ from core import roles
 from core.errors import DomainError, ValidationFailed
 
 from .models import ApiToken, SalesChannel
+from .services import model_from_row
 
 # Managers create and revoke tokens (the admin, or the system through the command).
 MANAGE_TOKENS = (roles.MANAGER,)
@@ -72,11 +74,7 @@ def api_token_authenticate(raw: str) -> ApiToken | None:
     was last used, at most once a minute, with a conditional update (no lock, no contention)."""
     if not raw:
         return None
-    token = (
-        ApiToken.objects.select_related("channel")
-        .filter(token_hash=token_hash(raw), revoked_at__isnull=True)
-        .first()
-    )
+    token = _active_token_with_channel(token_hash(raw))
     if token is None:
         return None
     now = timezone.now()
@@ -85,6 +83,38 @@ def api_token_authenticate(raw: str) -> ApiToken | None:
             Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_PRECISION)
         ).update(last_used_at=now)
         token.last_used_at = now
+    return token
+
+
+@functools.cache
+def _token_query() -> tuple[str, list, list]:
+    qn = connection.ops.quote_name
+    token_fields = list(ApiToken._meta.concrete_fields)
+    channel_fields = list(SalesChannel._meta.concrete_fields)
+    columns = [f"t.{qn(f.column)}" for f in ApiToken._meta.concrete_fields] + [
+        f"c.{qn(f.column)}" for f in SalesChannel._meta.concrete_fields
+    ]
+    sql = (
+        f"SELECT {', '.join(columns)} FROM {qn(ApiToken._meta.db_table)} t "  # noqa: S608 (metadata only)
+        f"JOIN {qn(SalesChannel._meta.db_table)} c ON c.id = t.channel_id "
+        "WHERE t.token_hash = %s AND t.revoked_at IS NULL"
+    )
+    return sql, token_fields, channel_fields
+
+
+def _active_token_with_channel(digest: str) -> ApiToken | None:
+    """The unrevoked token with this hash and its channel, in one plain statement (every API
+    request runs it; the ORM took about 0.5 ms of CPU to build it). Nothing is cached: a
+    revoked token is refused on its next request."""
+    sql, token_fields, channel_fields = _token_query()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [digest])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    n = len(token_fields)
+    token = model_from_row(ApiToken, token_fields, row[:n])
+    token.channel = model_from_row(SalesChannel, channel_fields, row[n:])
     return token
 
 

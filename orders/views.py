@@ -23,11 +23,17 @@ from core.money import format_money, quantize, tax_of
 from core.roles import staff_required
 from customers.models import Customer
 from customers.selectors import customer_search
+from fulfillment.choices import OPEN_STATUSES as OPEN_SHIPMENT_STATUSES
 from fulfillment.counter import counter_sale, counter_warehouse
 from fulfillment.selectors import order_shipments
 from fulfillment.services import shippable_quantities
 from inventory.selectors import atp_detail, product_search
 from invoicing.choices import DocumentStatus, PaymentMethod
+from invoicing.services import (
+    order_cancel_documented,
+    order_edit_documented,
+    order_line_cancel_documented,
+)
 from returns.services import returnable_quantities
 
 from . import imports as order_imports
@@ -62,13 +68,12 @@ from .forms import (
     shipping_method_for,
 )
 from .models import ImportBatch, Order, SalesChannel
+from .selectors import LATE_STATUSES, NOT_SHIPPED, days_late, order_is_late
 from .services import (
+    IN_OPEN_SHIPMENT,
     LineChange,
     LineInput,
-    order_cancel,
-    order_edit,
     order_hold,
-    order_line_cancel,
     order_place,
     order_release,
 )
@@ -116,6 +121,10 @@ def order_list(request):
         before=request.GET.get("before"),
         size=PAGE_SIZE,
     )
+    today = timezone.localdate()
+    for o in rows:
+        o.is_late = order_is_late(o, today=today)
+        o.ship_due = o.status in LATE_STATUSES and o.fulfillment_status in NOT_SHIPPED
 
     params = request.GET.copy()
     for key in ("after", "before"):
@@ -181,6 +190,51 @@ def order_list(request):
 # ---------------------------------------------------------------- detail
 
 
+# What an open shipment means for the merchant; orders' services know only the counts
+# (``OrderLine.quantity_allocated``), the pages name the shipments.
+SHIPMENT_SITUATION = {
+    "pending": "waiting to be picked",
+    "picking": "being picked",
+    "packed": "packed, waiting for the carrier",
+}
+
+
+def _open_shipments(order: Order) -> list:
+    """The order's shipments that hold units and have not left: to pick, picking, packed."""
+    result = []
+    for sh in order_shipments(order=order):
+        if sh.status in OPEN_SHIPMENT_STATUSES:
+            sh.by_line = {sl.order_line_id: sl.quantity for sl in sh.lines.all()}
+            sh.units = sum(sh.by_line.values())
+            sh.situation = SHIPMENT_SITUATION.get(sh.status, sh.get_status_display().lower())
+            result.append(sh)
+    return result
+
+
+def _shipments_hint(shipments: list, *, line=None) -> str:
+    """Which open shipments hold the units, for a refusal: "Open shipment: SH-000012
+    (being picked, 2 units). Cancel it on its page (the units stay reserved), then try again." """
+    relevant = [sh for sh in shipments if line is None or sh.by_line.get(line.pk)]
+    if not relevant:
+        return ""
+    parts = []
+    for sh in relevant:
+        units = sh.by_line.get(line.pk, 0) if line is not None else sh.units
+        parts.append(f"{sh.number} ({sh.situation}, {units} unit{'s' if units != 1 else ''})")
+    one = len(relevant) == 1
+    return (
+        f"Open shipment{'' if one else 's'}: {', '.join(parts)}. Cancel {'it' if one else 'them'} "
+        f"on the shipment page (the units stay reserved for this order), then try again."
+    )
+
+
+def _in_shipment(exc: DomainError) -> bool:
+    if exc.code == "in_shipment":
+        return True
+    errors = exc.errors if isinstance(exc, ValidationFailed) else {}
+    return any(IN_OPEN_SHIPMENT in m for msgs in errors.values() for m in msgs)
+
+
 def _get_order(request, number: str) -> Order:
     return get_object_or_404(
         Order.objects.visible_to(request.user).select_related("customer", "channel", "created_by"),
@@ -196,8 +250,19 @@ def order_detail(request, number):
     lines = list(order.lines.all())
     shipments = list(order_shipments(order=order))
     for sh in shipments:
-        sh.units = sum(sl.quantity for sl in sh.lines.all())
-    invoices = list(order.invoices.all())
+        sh.by_line = {sl.order_line_id: sl.quantity for sl in sh.lines.all()}
+        sh.units = sum(sh.by_line.values())
+        sh.situation = SHIPMENT_SITUATION.get(sh.status, "")
+    open_shipments = [sh for sh in shipments if sh.status in OPEN_SHIPMENT_STATUSES]
+    for ln in lines:
+        # Units that may still be cancelled: not shipped, not sitting in an open shipment.
+        ln.cancellable = ln.quantity_open - ln.quantity_allocated
+        ln.in_shipments = [
+            (sh, sh.by_line[ln.pk]) for sh in open_shipments if sh.by_line.get(ln.pk)
+        ]
+    invoices = sorted(order.invoices.all(), key=lambda d: (d.issued_at, d.pk))
+    for i, inv in enumerate(invoices):
+        inv.supplementary = i > 0
     credit_notes = list(order.credit_notes.select_related("invoice"))
     returns = list(order.return_requests.prefetch_related("lines"))
     for rr in returns:
@@ -232,8 +297,12 @@ def order_detail(request, number):
     paid = sum((p.amount for p in payments), start=order.total * 0)
     refunded = sum((r.amount for r in refunds), start=order.total * 0)
     credited = sum((c.total for c in credit_notes), start=order.total * 0)
+    # What the customer owes: the invoices (the first one and any supplementary ones) less the
+    # credit notes, or the order's total while it is not invoiced.
+    invoiced = sum((d.total for d in invoices), start=order.total * 0)
+    billed = invoiced if invoices else order.total
     totals = {
-        "ordered": sum(ln.quantity for ln in lines),
+        "ordered": sum(ln.quantity_effective for ln in lines),
         "reserved": sum(ln.quantity_reserved for ln in lines),
         "backordered": sum(ln.quantity_backordered for ln in lines),
         "shipped": sum(ln.quantity_shipped for ln in lines),
@@ -253,7 +322,12 @@ def order_detail(request, number):
         "paid": paid,
         "refunded": refunded,
         "credited": credited,
-        "balance": order.total - credited - paid + refunded if invoices or payments else None,
+        "invoiced": invoiced,
+        "balance": billed - credited - paid + refunded if invoices or payments else None,
+        "open_shipments": open_shipments,
+        "allocated": sum(ln.quantity_allocated for ln in lines),
+        "is_late": order_is_late(order),
+        "days_late": days_late(order),
         "notifications": notifications,
         "events": events,
         "actions": actions,
@@ -311,12 +385,25 @@ def order_release_view(request, number):
 @staff_required
 @require_POST
 def order_cancel_view(request, number):
-    return _order_action(
-        request,
-        number,
-        lambda order, reason: order_cancel(order=order, reason=reason, actor=request.user),
-        "Order {number} cancelled; its reserved stock is back on the shelf.",
-    )
+    """Cancel the whole order; refused (and nothing changes) while units sit in an open
+    shipment: the message names those shipments."""
+    order = _get_order(request, number)
+    try:
+        order_cancel_documented(
+            order=order, reason=request.POST.get("reason", ""), actor=request.user
+        )
+    except DomainError as exc:
+        if _in_shipment(exc):
+            messages.error(
+                request, f"{exc.message} {_shipments_hint(_open_shipments(order))}".strip()
+            )
+        else:
+            flash_domain_error(request, exc)
+    else:
+        messages.success(
+            request, f"Order {order.number} cancelled; its reserved stock is back on the shelf."
+        )
+    return redirect(order)
 
 
 # ---------------------------------------------------------------- placement
@@ -910,6 +997,7 @@ def _edit_context(request, order, form, edit_lines, new_lines, **extra) -> dict:
         "max_lines": MAX_LINES,
         "next_index": new_lines.next_index,
         "paid": order.payment_status in ("paid", "partially_paid"),
+        "invoiced": order.invoices.exists(),
         **extra,
     }
 
@@ -918,7 +1006,8 @@ def _edit_context(request, order, form, edit_lines, new_lines, **extra) -> dict:
 @vary_on_headers("HX-Request")
 def order_edit_view(request, number):
     """Change an order before it ships: quantities (0 removes), new lines, the address and the
-    shipping. The difference is summarised as you type; saving calls ``order_edit`` once."""
+    shipping. The difference is summarised as you type; saving calls ``order_edit_documented``
+    once (the edit, and a credit note or supplementary invoice when the order was invoiced)."""
     order = _get_order(request, number)
     if not roles.has_role(request.user, roles.PLACE_ORDER):
         return _not_allowed(request)
@@ -930,19 +1019,22 @@ def order_edit_view(request, number):
         )
         return redirect(order)
     order_lines = list(order.lines.select_related("product").order_by("line_no"))
+    shipments = _open_shipments(order)
     if request.method != "POST":
         form = OrderEditForm(order=order)
         edit_lines = EditLines(order_lines)
         new_lines = OrderLines(min_rows=1)
         return TemplateResponse(
-            request, "orders/edit.html", _edit_context(request, order, form, edit_lines, new_lines)
+            request,
+            "orders/edit.html",
+            _edit_context(request, order, form, edit_lines, new_lines, shipments=shipments),
         )
 
     form = OrderEditForm(request.POST, order=order)
     edit_lines = EditLines(order_lines, request.POST)
     new_lines = OrderLines(request.POST, min_rows=1, extra=1 if "add_line" in request.POST else 0)
     if "preview" in request.POST or "add_line" in request.POST:
-        context = _edit_context(request, order, form, edit_lines, new_lines)
+        context = _edit_context(request, order, form, edit_lines, new_lines, shipments=shipments)
         if _htmx_fragment(request) and "preview" in request.POST:
             return TemplateResponse(
                 request, "orders/edit.html#changes", {**context, "fragment": True}
@@ -975,7 +1067,12 @@ def order_edit_view(request, number):
         address = form.address()
         current = {k: getattr(order, f"ship_{k}") for k in ADDRESS_KEYS}
         try:
-            order_edit(
+            _refuse_while_packed(
+                shipments,
+                address_changed=address != current,
+                method_changed=data["shipping_method"] != order.shipping_method,
+            )
+            order_edit_documented(
                 order=order,
                 actor=request.user,
                 lines=changes,
@@ -990,6 +1087,8 @@ def order_edit_view(request, number):
                 apply_domain_error(form, ValidationFailed(rest))
             for msg in leftover:
                 form.add_error(None, msg)
+            if _in_shipment(exc):
+                form.add_error(None, _shipments_hint(shipments))
         except NotAllowed as exc:
             flagged = False
             for kind, r in positions:
@@ -1005,8 +1104,42 @@ def order_edit_view(request, number):
                 request, f"Order {order.number} updated; the customer is emailed the change."
             )
             return redirect(order)
-    context = _edit_context(request, order, form, edit_lines, new_lines, failed=True)
+    context = _edit_context(
+        request, order, form, edit_lines, new_lines, failed=True, shipments=shipments
+    )
     return TemplateResponse(request, "orders/edit.html", context)
+
+
+def _refuse_while_packed(shipments: list, *, address_changed: bool, method_changed: bool) -> None:
+    """A packed parcel carries its label and slip for the address and service it was packed
+    for: while one waits for the carrier, the delivery address and the shipping method stay.
+    (To pick or being picked: nothing is printed yet, so both may still change.)"""
+    packed = [sh for sh in shipments if sh.status == "packed"]
+    if not packed or not (address_changed or method_changed):
+        return
+    what = " and ".join(
+        w
+        for w, changed in (
+            ("delivery address", address_changed),
+            ("shipping method", method_changed),
+        )
+        if changed
+    )
+    numbers = ", ".join(sh.number for sh in packed)
+    one = len(packed) == 1
+    errors = {
+        "": [
+            f"Shipment{'' if one else 's'} {numbers} {'is' if one else 'are'} packed for the current "
+            f"address and shipping method, so the {what} cannot change now. Cancel "
+            f"{'that shipment' if one else 'those shipments'} first (the units stay reserved), "
+            "then edit the order."
+        ]
+    }
+    if address_changed:
+        errors["ship_line1"] = ["Packed for the current address: see above."]
+    if method_changed:
+        errors["shipping_method"] = ["Packed for the current shipping method: see above."]
+    raise ValidationFailed(errors)
 
 
 def _apply_edit_errors(errors: dict[str, list[str]], positions: list) -> list[str]:
@@ -1042,7 +1175,7 @@ def order_line_cancel_view(request, number, line_id):
         form = LineCancelForm(request.POST, line=line)
         if form.is_valid():
             try:
-                order = order_line_cancel(
+                order = order_line_cancel_documented(
                     order=order,
                     line=line,
                     quantity=form.cleaned_data["quantity"],
@@ -1050,6 +1183,9 @@ def order_line_cancel_view(request, number, line_id):
                     actor=request.user,
                 )
             except DomainError as exc:
+                if _in_shipment(exc):
+                    hint = _shipments_hint(_open_shipments(order), line=line)
+                    exc = DomainError(f"{exc.message} {hint}".strip(), field=exc.field)
                 apply_domain_error(form, exc)
             else:
                 qty = form.cleaned_data["quantity"]
@@ -1100,7 +1236,7 @@ def _bulk_release(order, reason, actor):
 
 
 def _bulk_cancel(order, reason, actor):
-    order_cancel(order=order, reason=reason, actor=actor)
+    order_cancel_documented(order=order, reason=reason, actor=actor)
 
 
 # action: (service call, needs a reason, past tense, verb, what a missing reason means)

@@ -178,6 +178,33 @@ def test_a_validation_error_does_not_burn_the_key(api, catalogue):
     assert "Idempotent-Replayed" not in good
 
 
+def test_the_placement_answer_is_the_order_as_get_returns_it(api, catalogue):
+    """The 201 is written from the lines just placed, without reading them back or going
+    through the OrderOut schema: it must be exactly what GET (schema-validated) answers."""
+    placed = api.post(
+        ORDERS,
+        order_body(
+            external_id="MP-2002",
+            lines=[
+                {"sku": "TEE-BLK-M", "quantity": 2, "unit_price": "24.90"},
+                {"sku": "PRE-ORDER", "quantity": 3},  # backordered
+                {"sku": "MUG-WHT", "quantity": 1},
+            ],
+            payment_method="bank_transfer",  # on hold until paid
+        ),
+    )
+    assert placed.status_code == 201, placed.content
+    assert placed["Content-Type"] == "application/json; charset=utf-8"
+    body = placed.json()
+    assert body["status"] == "on_hold"
+    assert [ln["quantity_backordered"] for ln in body["lines"]] == [0, 3, 0]
+
+    fetched = api.get(f"{ORDERS}/{body['number']}")
+
+    assert fetched.status_code == 200
+    assert fetched.json() == body
+
+
 def test_repeated_external_id_is_409_pointing_at_the_existing_order(api, catalogue):
     first = api.post(ORDERS, order_body()).json()
 
@@ -187,6 +214,20 @@ def test_repeated_external_id_is_409_pointing_at_the_existing_order(api, catalog
     assert body["existing_order"]["number"] == first["number"]
     assert body["existing_order"]["url"].endswith(f"/api/v1/orders/{first['number']}")
     assert first["number"] in body["detail"]
+    assert Order.objects.count() == 1
+
+
+def test_a_repeated_external_id_is_409_even_when_its_stock_is_gone(api, catalogue):
+    body = order_body(lines=[{"sku": "MUG-WHT", "quantity": 5}])  # every mug there is
+    first = api.post(ORDERS, body).json()
+
+    response = api.post(ORDERS, body)  # a new key; no mug left to reserve
+
+    assert (
+        assert_problem(response, 409, "duplicate-external-id")["existing_order"]["number"]
+        == (first["number"])
+    )
+    assert StockLevel.objects.get(product=catalogue["mug"]).reserved == 5
     assert Order.objects.count() == 1
 
 
@@ -436,3 +477,27 @@ def test_cancelling_a_cancelled_order_is_409(api, placed):
 
     body = assert_problem(response, 409, "invalid-transition")
     assert "cancelled" in body["detail"]
+
+
+def test_placement_queues_the_restock_check_only_at_the_reorder_point(
+    api, catalogue, django_capture_on_commit_callbacks
+):
+    """Every placement queues the confirmation email after commit; the restock check only
+    when a product falls to its reorder point (a reservation never raises availability)."""
+    mug = catalogue["mug"]  # 5 in stock
+    mug.reorder_point = 3
+    mug.save()
+
+    def queued(external_id, quantity):
+        with django_capture_on_commit_callbacks() as callbacks:
+            response = api.post(
+                ORDERS,
+                order_body(
+                    external_id=external_id, lines=[{"sku": "MUG-WHT", "quantity": quantity}]
+                ),
+            )
+        assert response.status_code == 201, response.content
+        return sorted(cb.func.__self__.name.rsplit(".", 1)[-1] for cb in callbacks)
+
+    assert queued("R-1", 1) == ["send_notification"]  # 4 left, above 3
+    assert queued("R-2", 1) == ["check_restock_alerts", "send_notification"]  # 3 left

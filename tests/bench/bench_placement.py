@@ -36,6 +36,10 @@ def test_placement_throughput(request):
         str(option("--bench-warmup")),
         "--port",
         str(option("--bench-port")),
+        "--workers",
+        str(option("--workers")),
+        "--threads",
+        str(option("--threads")),
     ]
     if option("--bench-strict"):
         cmd.append("--strict")

@@ -15,6 +15,8 @@ def pytest_addoption(parser):
         default="both",
         help="gunicorn worker class, 4 workers (default: both, compared)",
     )
+    group.addoption("--workers", type=int, default=4, help="gunicorn worker processes (default 4)")
+    group.addoption("--threads", type=int, default=2, help="threads per gthread worker (default 2)")
     group.addoption("--bench-duration", type=float, default=10.0, help="measured seconds per run")
     group.addoption(
         "--bench-warmup", type=float, default=3.0, help="warm-up seconds before each run"

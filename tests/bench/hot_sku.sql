@@ -2,6 +2,7 @@
 -- (:hot), so every client queues on the same stock row. Variables as in placement.sql,
 -- plus hot = the hot product's id.
 \set c random(0, :ncust - 1)
+\set e random(1, 9000000000000000000)
 BEGIN;
 SELECT c.id AS customer_id,
        EXISTS (SELECT 1 FROM customers_address a
@@ -11,37 +12,43 @@ SELECT c.id AS customer_id,
        coalesce((SELECT o.number FROM orders_order o
                   WHERE o.customer_id = c.id AND o.lines_digest = encode(sha256(convert_to((:hot || 'x1'), 'UTF8')), 'hex')
                     AND o.placed_at >= now() - interval '10 minutes' AND o.status <> 'cancelled'
-                  ORDER BY o.placed_at DESC LIMIT 1), '') AS duplicate_of
+                  ORDER BY o.placed_at DESC LIMIT 1), '') AS duplicate_of,
+       (SELECT t.number FROM orders_order t WHERE t.channel_id = :channel AND t.external_id = 'EXT-' || :e LIMIT 1) AS taken,
+       10000 + nextval('orders_order_number_seq') AS seq
   FROM customers_customer c WHERE lower(c.email) = 'bench' || :c || '@example.com' \gset
-SELECT 10000 + nextval('orders_order_number_seq') AS seq \gset
-SELECT l.id, l.on_hand - l.reserved AS available
+SELECT l.id, l.on_hand, l.reserved, p.reorder_point, w.*
   FROM inventory_stocklevel l JOIN inventory_warehouse w ON w.id = l.warehouse_id
+  JOIN inventory_product p ON p.id = l.product_id
  WHERE w.active AND l.product_id = :hot
  ORDER BY l.id FOR UPDATE OF l;
-UPDATE inventory_stocklevel SET reserved = reserved + 1 WHERE warehouse_id = :wh AND product_id = :hot;
+WITH levels AS (
+    UPDATE inventory_stocklevel SET reserved = reserved + 1 WHERE warehouse_id = :wh AND product_id = :hot RETURNING 1
+), reservations AS (
+    INSERT INTO inventory_reservation (created_at, updated_at, demand_ref, quantity, product_id, warehouse_id)
+    VALUES (now(), now(), 'order:' || 'PGB-' || :seq || ':1', 1, :hot, :wh)
+    RETURNING 1
+)
+INSERT INTO inventory_stockmovement (kind, on_hand_delta, reserved_delta, reference, reason, created_at, product_id, warehouse_id)
+VALUES ('reservation', 0, 1, 'PGB-' || :seq, '', now(), :hot, :wh);
 INSERT INTO orders_order (
     created_at, updated_at, number, external_id, email, phone,
     ship_name, ship_line1, ship_line2, ship_city, ship_region, ship_postal_code, ship_country,
     currency, subtotal, tax_total, shipping_total, total,
     status, fulfillment_status, payment_status, hold_reason, hold_code, cancel_reason,
-    shipping_method, payment_method, notes, lines_digest, status_token, placed_at, customer_id, channel_id)
+    shipping_method, payment_method, notes, lines_digest, status_token, placed_at, promised_ship_date, customer_id, channel_id)
 VALUES (
-    now(), now(), 'PGB-' || :seq, md5(random()::text), 'bench' || :c || '@example.com', '',
+    now(), now(), 'PGB-' || :seq, 'EXT-' || :e, 'bench' || :c || '@example.com', '',
     'Ada Lovelace', 'Hafenstraße 12', '', 'Hamburg', '', '20457', 'DE',
     'EUR', 10.00, 1.90, 0.00, 11.90,
     'open', 'reserved', 'unpaid', '', '', '',
     'standard', 'card', '', encode(sha256(convert_to((:hot || 'x1'), 'UTF8')), 'hex'),
-    md5(random()::text) || md5(random()::text), now(), :customer_id, :channel)
+    md5(random()::text) || md5(random()::text), now(), current_date + 1, :customer_id, :channel)
 RETURNING id AS order_id \gset
 INSERT INTO orders_orderline (
     order_id, line_no, product_id, sku, name, unit_price, tax_rate, quantity, quantity_cancelled,
-    quantity_reserved, quantity_backordered, quantity_shipped, quantity_delivered, quantity_returned)
-SELECT :order_id, 1, p.id, p.sku, p.name, p.price, p.tax_rate, 1, 0, 1, 0, 0, 0, 0
+    quantity_reserved, quantity_backordered, quantity_shipped, quantity_delivered, quantity_returned, quantity_allocated)
+SELECT :order_id, 1, p.id, p.sku, p.name, p.price, p.tax_rate, 1, 0, 1, 0, 0, 0, 0, 0
   FROM inventory_product p WHERE p.id = :hot;
-INSERT INTO inventory_reservation (created_at, updated_at, demand_ref, quantity, product_id, warehouse_id)
-VALUES (now(), now(), 'order:' || 'PGB-' || :seq || ':1', 1, :hot, :wh);
-INSERT INTO inventory_stockmovement (kind, on_hand_delta, reserved_delta, reference, reason, created_at, product_id, warehouse_id)
-VALUES ('reservation', 0, 1, 'PGB-' || :seq, '', now(), :hot, :wh);
 INSERT INTO orders_orderevent (order_id, type, source, message, customer_message, payload, visible_to_customer, created_at)
 VALUES (:order_id, 'placed', 'api', 'Order placed through Bench API: 1 line(s), total 11.90 EUR.', 'Order placed. Thank you!',
         '{"channel": "bench-api", "lines": [{"sku": "BENCH-HOT", "quantity": 1}]}', true, now()),

@@ -88,6 +88,7 @@ class Result:
     tps: float | None = None  # pgbench reports its own rate
     app_cpu: float | None = None  # CPU seconds of the application (gunicorn or this process)
     db_cpu: float | None = None  # CPU seconds of the PostgreSQL backends serving the bench
+    client_cpu: float | None = None  # CPU seconds of the load generator (the API's clients)
     note: str = ""
 
     def per_order_ms(self, cpu: float | None) -> float:
@@ -172,6 +173,7 @@ class CpuMeter:
         self._thread: threading.Thread | None = None
         self.app_cpu: float | None = None
         self.db_cpu: float | None = None
+        self.client_cpu: float | None = None
 
     def _app(self) -> float | None:
         if self.pgid is not None:
@@ -200,6 +202,7 @@ class CpuMeter:
         if not self.available:
             return
         self._app0 = self._app()
+        self._own0 = sum(os.times()[:2])
         self._sample(initial=True)
         self._thread = threading.Thread(target=self._loop, name="cpu-meter", daemon=True)
         self._thread.start()
@@ -212,6 +215,8 @@ class CpuMeter:
         self._thread.join(timeout=5)
         app1 = self._app()
         self.app_cpu = None if self._app0 is None or app1 is None else app1 - self._app0
+        # This process: the client threads (API runs; in service runs it is the application).
+        self.client_cpu = None if self.own else sum(os.times()[:2]) - self._own0
         self.db_cpu = sum(self.last[pid] - self.first[pid] for pid in self.last)
 
 
@@ -277,6 +282,7 @@ def drive(
         raise SystemExit(f"{label}: a client thread did not finish (hung request?)")
     if meter is not None:
         result.app_cpu, result.db_cpu = meter.app_cpu, meter.db_cpu
+        result.client_cpu = meter.client_cpu if meter.pgid is not None else None
     return result
 
 
@@ -300,9 +306,13 @@ def order_body(rng: random.Random, skus: list[str], *, hot: bool) -> dict:
 # ---------------------------------------------------------------- the API through gunicorn
 
 
-def api_client_factory(port: int, token: str, skus: list[str], *, hot: bool):
+def api_client_factory(port: int, token: str, skus: list[str], *, hot: bool, run: int):
+    """``run`` seeds the clients: each run orders other customer/product combinations, so no
+    order of one run is a probable duplicate (same customer, same lines within 10 minutes,
+    put on hold) of an order of an earlier run."""
+
     def make(i: int):
-        rng = random.Random(1000 + i)
+        rng = random.Random(run * 1000 + i)
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
 
         def call():
@@ -348,8 +358,10 @@ def free_port(preferred: int) -> int:
 
 
 @contextlib.contextmanager
-def gunicorn(env: dict, port: int, worker_class: str, logdir: Path):
-    """gunicorn config.wsgi on 127.0.0.1:port, 4 workers; stopped (its own process group) on exit."""
+def gunicorn(
+    env: dict, port: int, worker_class: str, logdir: Path, *, workers: int = 4, threads: int = 2
+):
+    """gunicorn config.wsgi on 127.0.0.1:port; stopped (its own process group) on exit."""
     cmd = [
         sys.executable,
         "-m",
@@ -358,7 +370,7 @@ def gunicorn(env: dict, port: int, worker_class: str, logdir: Path):
         "--bind",
         f"127.0.0.1:{port}",
         "--workers",
-        "4",
+        str(workers),
         "--worker-class",
         worker_class,
         "--timeout",
@@ -371,7 +383,7 @@ def gunicorn(env: dict, port: int, worker_class: str, logdir: Path):
         "warning",
     ]
     if worker_class == "gthread":
-        cmd += ["--threads", "2"]
+        cmd += ["--threads", str(threads)]
     log_path = logdir / f"gunicorn-{worker_class}.log"
     log = open(log_path, "wb")  # noqa: SIM115 (closed below)
     proc = subprocess.Popen(
@@ -419,7 +431,7 @@ def tail(path: Path, n: int = 40) -> str:
 # ---------------------------------------------------------------- order_place in threads
 
 
-def service_client_factory(channel, products: dict, *, hot: bool):
+def service_client_factory(channel, products: dict, *, hot: bool, run: int):
     from django.db import connection
 
     from orders.services import LineInput, order_place
@@ -427,7 +439,7 @@ def service_client_factory(channel, products: dict, *, hot: bool):
     skus = sorted(s for s in products if s != HOT_SKU)
 
     def make(i: int):
-        rng = random.Random(2000 + i)
+        rng = random.Random(run * 1000 + i)
 
         def call():
             body = order_body(rng, skus, hot=hot)
@@ -721,16 +733,17 @@ def fmt_ms(v: float) -> str:
 def print_table(results: list[Result]) -> None:
     header = (
         f"{'run':<52} {'lines':>5} {'orders':>7} {'errors':>6} {'orders/s':>9} {'p50 ms':>7} "
-        f"{'p95 ms':>7} {'app CPU':>8} {'PG CPU':>7}"
+        f"{'p95 ms':>7} {'app CPU':>8} {'PG CPU':>7} {'clients':>8}"
     )
     print(header)
-    print(" " * 93 + "ms/order ms/order")
+    print(" " * 93 + "ms/order ms/order ms/order")
     print("-" * len(header))
     for r in results:
         print(
             f"{r.label:<52} {r.lines:>5} {r.done:>7} {sum(r.errors.values()):>6} {r.rate:>9.1f} "
             f"{fmt_ms(r.pct(50)):>7} {fmt_ms(r.pct(95)):>7} "
-            f"{fmt_ms(r.per_order_ms(r.app_cpu)):>8} {fmt_ms(r.per_order_ms(r.db_cpu)):>7}"
+            f"{fmt_ms(r.per_order_ms(r.app_cpu)):>8} {fmt_ms(r.per_order_ms(r.db_cpu)):>7} "
+            f"{fmt_ms(r.per_order_ms(r.client_cpu)):>8}"
         )
     for r in results:
         for error, n in r.errors.most_common(5):
@@ -754,6 +767,12 @@ def main(argv: list[str] | None = None) -> int:
         choices=["gthread", "sync", "both"],
         default="both",
         help="gunicorn worker class (4 workers; gthread with 2 threads each); both compares them",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=4, help="gunicorn worker processes (default 4)"
+    )
+    parser.add_argument(
+        "--threads", type=int, default=2, help="threads per gthread worker (default 2)"
     )
     parser.add_argument(
         "--duration", type=float, default=10.0, help="measured seconds per run (default 10)"
@@ -848,24 +867,30 @@ def main(argv: list[str] | None = None) -> int:
     classes = ["gthread", "sync"] if args.worker_class == "both" else [args.worker_class]
     try:
         if args.target in ("api", "both"):
-            for wc in classes:
-                label = f"API  POST /api/v1/orders  gunicorn 4×{wc}" + (
-                    " (2 thr.)" if wc == "gthread" else ""
+            for n, wc in enumerate(classes):
+                label = f"API  POST /api/v1/orders  gunicorn {args.workers}×{wc}" + (
+                    f" ({args.threads} thr.)" if wc == "gthread" else ""
                 )
                 print(f"Running {label} ...", flush=True)
-                with gunicorn(env, port, wc, workdir) as server:
+                with gunicorn(
+                    env, port, wc, workdir, workers=args.workers, threads=args.threads
+                ) as server:
                     r = drive(
                         label,
                         3,
-                        api_client_factory(port, shop["token"], shop["skus"], hot=False),
+                        api_client_factory(
+                            port, shop["token"], shop["skus"], hot=False, run=2 * n + 1
+                        ),
                         warmup=args.warmup,
                         duration=args.duration,
                         meter=CpuMeter(name, pgid=server.pid),
                     )
                     h = drive(
-                        f"hot SKU  API  gunicorn 4×{wc}",
+                        f"hot SKU  API  gunicorn {args.workers}×{wc}",
                         1,
-                        api_client_factory(port, shop["token"], shop["skus"], hot=True),
+                        api_client_factory(
+                            port, shop["token"], shop["skus"], hot=True, run=2 * n + 2
+                        ),
                         warmup=1.0,
                         duration=args.duration,
                         meter=CpuMeter(name, pgid=server.pid),
@@ -880,7 +905,7 @@ def main(argv: list[str] | None = None) -> int:
                 drive(
                     label,
                     3,
-                    service_client_factory(shop["channel"], shop["products"], hot=False),
+                    service_client_factory(shop["channel"], shop["products"], hot=False, run=9),
                     warmup=args.warmup,
                     duration=args.duration,
                     meter=CpuMeter(name, own=True),

@@ -15,18 +15,18 @@ INSERT INTO orders_order (
     ship_name, ship_line1, ship_line2, ship_city, ship_region, ship_postal_code, ship_country,
     currency, subtotal, tax_total, shipping_total, total,
     status, fulfillment_status, payment_status, hold_reason, hold_code, cancel_reason,
-    shipping_method, payment_method, notes, lines_digest, status_token, placed_at, customer_id, channel_id)
+    shipping_method, payment_method, notes, lines_digest, status_token, placed_at, promised_ship_date, customer_id, channel_id)
 VALUES (
     now(), now(), 'PGM-' || substr(md5(random()::text), 1, 24), '', 'bench0@example.com', '',
     'Ada Lovelace', 'Hafenstraße 12', '', 'Hamburg', '', '20457', 'DE',
     'EUR', 30.00, 5.70, 0.00, 35.70,
     'open', 'reserved', 'unpaid', '', '', '',
-    'standard', 'card', '', '', md5(random()::text) || md5(random()::text), now(), :cust, :channel)
+    'standard', 'card', '', '', md5(random()::text) || md5(random()::text), now(), current_date + 1, :cust, :channel)
 RETURNING id AS order_id \gset
 INSERT INTO orders_orderline (
     order_id, line_no, product_id, sku, name, unit_price, tax_rate, quantity, quantity_cancelled,
-    quantity_reserved, quantity_backordered, quantity_shipped, quantity_delivered, quantity_returned)
-SELECT :order_id, v.n, p.id, p.sku, p.name, p.price, p.tax_rate, 1, 0, 1, 0, 0, 0, 0
+    quantity_reserved, quantity_backordered, quantity_shipped, quantity_delivered, quantity_returned, quantity_allocated)
+SELECT :order_id, v.n, p.id, p.sku, p.name, p.price, p.tax_rate, 1, 0, 1, 0, 0, 0, 0, 0
   FROM inventory_product p JOIN (VALUES (1, :a), (2, :b), (3, :d)) AS v (n, pid) ON p.id = v.pid;
 INSERT INTO inventory_stockmovement (kind, on_hand_delta, reserved_delta, reference, reason, created_at, product_id, warehouse_id)
 SELECT 'reservation', 0, 1, 'order ' || :order_id, '', now(), v.pid, :wh

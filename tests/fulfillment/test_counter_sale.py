@@ -213,6 +213,46 @@ def test_stock_comes_from_the_store_even_when_another_warehouse_ranks_first(
     assert stock_discrepancies() == []
 
 
+def test_a_counter_sale_reserves_once_per_line_in_the_store_and_nowhere_else(
+    warehouses, store, counter_channel, mug, stocked_product, service_agent, manager
+):
+    ham, ber = warehouses
+    stock_receive(product=mug, warehouse=ber, quantity=3, actor=manager, reference="PO-3")
+    stock_receive(
+        product=stocked_product, warehouse=ber, quantity=4, actor=manager, reference="PO-3"
+    )
+    # HAM ranks first and holds both; the customer stands in the Berlin store.
+    order = counter_sale(
+        channel=counter_channel,
+        actor=service_agent,
+        payment_method="card",
+        lines=[LineInput(product=mug, quantity=2), LineInput(product=stocked_product, quantity=1)],
+        warehouse=ber,
+    )
+    ledger = list(
+        StockMovement.objects.filter(reference=order.number)
+        .order_by("id")
+        .values_list("kind", "product__sku", "warehouse__code", "on_hand_delta", "reserved_delta")
+    )
+    assert ledger == [
+        ("reservation", "MUG-1", "BER", 0, 2),
+        ("reservation", "TEE-BLK-M", "BER", 0, 1),
+    ]  # one row per line, in the store: no reservation elsewhere, no release, no move
+    shipped = StockMovement.objects.filter(kind="shipment").values_list(
+        "product__sku", "warehouse__code", "on_hand_delta", "reserved_delta"
+    )
+    assert sorted(shipped) == [("MUG-1", "BER", -2, -2), ("TEE-BLK-M", "BER", -1, -1)]
+    assert set(Reservation.objects.values_list("warehouse__code", flat=True)) == {"BER"}
+    assert Reservation.objects.count() == 2  # one per line, used up by the hand-over
+    assert not StockMovement.objects.filter(warehouse=ham).exclude(kind="receipt").exists()
+    reserved = order.events.filter(type=EventType.RESERVED).values_list("message", flat=True)
+    assert list(reserved) == [
+        "Reserved in BER (Berlin), where the goods are taken from."
+    ]  # one reservation entry on the timeline
+    assert order.lines.get(sku="MUG-1").quantity_reserved == 0  # handed over
+    assert stock_discrepancies() == []
+
+
 def test_short_shelves_fail_naming_the_line(
     store, counter_channel, mug, stocked_product, service_agent
 ):

@@ -297,26 +297,43 @@ def test_sortable_headers_toggle_and_keep_the_filters(manager_client, manager, s
 # ---------------------------------------------------------------- quick views
 
 
+def set_promised(order, days_from_today):
+    Order.objects.filter(pk=order.pk).update(
+        promised_ship_date=timezone.localdate() + timedelta(days=days_from_today)
+    )
+    order.refresh_from_db()
+    return order
+
+
 def test_quick_views_new_today_backordered_and_late(
     manager_client, manager, stocked_product, warehouses, carrier
 ):
+    """Late: open or held, units still to ship, promised ship date before today."""
     preorder = ProductFactory(sku="PRE-1", name="Preorder lamp", allow_backorder=True)
     today = place(stocked_product, manager)
     backordered = place(preorder, manager, quantity=2)
-    late = set_placed(place(stocked_product, manager), timezone.now() - timedelta(days=3))
-    late_but_held = set_placed(place(stocked_product, manager), timezone.now() - timedelta(days=3))
+    late = set_promised(
+        set_placed(place(stocked_product, manager), timezone.now() - timedelta(days=3)), -1
+    )
+    late_but_held = set_promised(
+        set_placed(place(stocked_product, manager), timezone.now() - timedelta(days=3)), -2
+    )
     order_hold(order=late_but_held, reason="Fraud check", actor=manager)
     shipped_old = place(stocked_product, manager)
     for s in shipments_create(order=shipped_old, actor=manager):
         shipment_confirm_picked(shipment=s, actor=manager)
         shipment_confirm_packed(shipment=s, actor=manager)
         shipment_ship(shipment=s, carrier=carrier, tracking_number="0034", actor=manager)
-    set_placed(shipped_old, timezone.now() - timedelta(days=5))
+    set_promised(set_placed(shipped_old, timezone.now() - timedelta(days=5)), -4)
+    # Placed long ago but promised for today: not late yet (the old 2-day rule called it late).
+    due_today = set_promised(
+        set_placed(place(stocked_product, manager), timezone.now() - timedelta(days=4)), 0
+    )
     recent = set_placed(place(stocked_product, manager), timezone.now() - timedelta(days=1))
 
     assert backordered.lines.get().quantity_backordered == 2
     html = manager_client.get("/orders/").content.decode()
-    for label, count in [("New today", 2), ("Backordered", 1), ("Late", 1), ("On hold", 1)]:
+    for label, count in [("New today", 2), ("Backordered", 1), ("Late", 2), ("On hold", 1)]:
         assert f'{label}<span class="count">{count}</span>' in html, label
 
     def view(key):
@@ -324,9 +341,40 @@ def test_quick_views_new_today_backordered_and_late(
 
     assert view("new_today") == {today.number, backordered.number}
     assert view("backordered") == {backordered.number}
-    assert view("late") == {late.number}
+    assert view("late") == {late.number, late_but_held.number}
     assert view("on_hold") == {late_but_held.number}
     assert recent.number not in view("late")
+    assert due_today.number not in view("late")
+
+
+def test_list_shows_the_ship_by_date_and_a_late_badge(manager_client, manager, stocked_product):
+    late = set_promised(place(stocked_product, manager), -3)
+    on_time = set_promised(place(stocked_product, manager), 2)
+    response = manager_client.get("/orders/")
+    rows = {o.number: o for o in response.context["orders"]}
+    assert rows[late.number].is_late
+    assert not rows[on_time.number].is_late
+    html = response.content.decode()
+    assert "ship by <time" in html
+    assert f'datetime="{late.promised_ship_date:%Y-%m-%d}"' in html
+    assert f'datetime="{on_time.promised_ship_date:%Y-%m-%d}"' in html
+    assert html.count('data-status="late"') == 1
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL plans")
+def test_late_view_can_use_the_partial_index_on_promised_ship_date(manager, stocked_product):
+    """The open branch of "late" is a plain comparison under status = 'open', which the
+    partial index order_open_promised answers (no function of a column, no placed_at)."""
+    from orders.filters import quick_views
+
+    place(stocked_product, manager)
+    cond = {k: c for k, _, c in quick_views()}["late"]
+    sql, params = Order.objects.filter(cond).values("pk").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "order_open_promised" in plan, plan
 
 
 def test_quick_view_counts_stop_at_the_cap(manager_client, manager, stocked_product, monkeypatch):

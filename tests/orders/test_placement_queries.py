@@ -32,6 +32,9 @@ from tests.factories import ChannelFactory, ProductFactory, UserFactory, Warehou
 pytestmark = pytest.mark.django_db
 
 MAX_STATEMENTS = 10
+# PostgreSQL does more per statement (the stock, its reservations and its ledger rows in one;
+# the next order number inside the customer lookup): there the budget is what it costs today.
+MAX_STATEMENTS_POSTGRESQL = 7
 NEW_ROWS_OF_A_FIRST_ORDER = 2  # the customer and the address-book entry
 RETURNING = ["ada@example.com", "ada.again@example.com"]
 
@@ -96,9 +99,10 @@ def test_placement_makes_at_most_ten_statements_whatever_the_number_of_lines(sho
     print(f"\n--- order_place, {n_lines} line(s): {len(sqls)} statements ({connection.vendor})")
     print(_listing(sqls))
     assert order.lines.count() == n_lines
-    assert len(sqls) <= MAX_STATEMENTS, (
+    budget = MAX_STATEMENTS_POSTGRESQL if connection.vendor == "postgresql" else MAX_STATEMENTS
+    assert len(sqls) <= budget, (
         f"order_place with {n_lines} line(s) made {len(sqls)} SQL statements "
-        f"(budget {MAX_STATEMENTS}):\n{_listing(sqls)}"
+        f"(budget {budget}):\n{_listing(sqls)}"
     )
 
 
