@@ -27,7 +27,6 @@ from orders.services import (
 from .choices import OPEN_STATUSES, SHIPMENT_TRANSITIONS, ShipmentStatus
 from .models import Carrier, Shipment, ShipmentLine
 
-
 _BECOME = {ShipmentStatus.PICKING: "picked"}
 
 
@@ -121,6 +120,21 @@ def shipment_confirm_packed(*, shipment: Shipment, actor) -> Shipment:
 
 
 @transaction.atomic
+def shipment_pack_unchecked(*, shipment: Shipment, actor) -> Shipment:
+    """A manager confirms a shipment packed without scanning its items (the scanner is down,
+    an oversized item has no barcode). The packing station is the checked way; this override
+    says so on the timeline."""
+    roles.check_role(actor, roles.PACK_WITHOUT_SCAN,
+                     "Pack at the packing station: every item is scanned there. Only a Manager may "
+                     "confirm a shipment packed without scanning.")
+    s = shipment_confirm_packed(shipment=shipment, actor=actor)
+    order_event_add(order=s.order, type=EventType.NOTE, actor=actor,
+                    message=f"Shipment {s.number} confirmed packed without scanning its items.",
+                    payload={"shipment": s.number, "unchecked": True})
+    return s
+
+
+@transaction.atomic
 def shipment_ship(*, shipment: Shipment, carrier: Carrier | None, tracking_number: str, actor) -> Shipment:
     """Hand the parcel to the carrier: stock leaves on_hand and reserved through the ledger,
     the order's lines count it shipped, the invoice is issued and the customer is told."""
@@ -136,7 +150,10 @@ def shipment_ship(*, shipment: Shipment, carrier: Carrier | None, tracking_numbe
     order = Order.objects.select_for_update().get(pk=s.order_id)
     if order.status not in (OrderStatus.OPEN,):
         raise DomainError(f"Order {order.number} is {order.get_status_display().lower()}; release it before shipping.")
-    lines = list(s.lines.select_related("order_line").order_by("order_line_id"))
+    # A line whose units were all short-picked stays on the shipment with nothing in it.
+    lines = [sl for sl in s.lines.select_related("order_line").order_by("order_line_id") if sl.quantity]
+    if not lines:
+        raise DomainError(f"Shipment {s.number} holds nothing to ship.")
     quantities = {}
     for sl in lines:
         stock_ship(demand_ref=line_demand_ref(order.number, sl.order_line.line_no), warehouse_id=s.warehouse_id,
@@ -158,6 +175,7 @@ def shipment_ship(*, shipment: Shipment, carrier: Carrier | None, tracking_numbe
         order=order, kind=NotificationKind.ORDER_SHIPPED, key=s.number,
         payload={"shipment": s.number, "carrier": carrier.name, "tracking_number": s.tracking_number,
                  "tracking_url": s.tracking_url,
+                 "expected_delivery_date": s.expected_delivery_date.isoformat() if s.expected_delivery_date else "",
                  "items": [{"sku": sl.order_line.sku, "name": sl.order_line.name, "quantity": sl.quantity} for sl in lines]},
     )
     if not order.invoices.exists():
@@ -178,7 +196,8 @@ def shipment_mark_delivered(*, shipment: Shipment, actor, note: str = "", source
     order_event_add(order=s.order, type=EventType.DELIVERED, actor=actor, source=source,
                     message=f"Shipment {s.number} delivered." + (f" Note: {s.delivery_note}" if s.delivery_note else ""),
                     customer_message="Delivered.", payload={"shipment": s.number})
-    order_lines_delivered(order=s.order, quantities={sl.order_line_id: sl.quantity for sl in s.lines.all()})
+    # A line whose units were all short-picked stays on the shipment with nothing in it.
+    order_lines_delivered(order=s.order, quantities={sl.order_line_id: sl.quantity for sl in s.lines.all() if sl.quantity})
     notification_queue(order=s.order, kind=NotificationKind.ORDER_DELIVERED, key=s.number,
                        payload={"shipment": s.number})
     return s

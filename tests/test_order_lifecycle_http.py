@@ -80,7 +80,13 @@ def test_one_order_from_placement_to_refund(client, do, stocked_product, warehou
     assert response.status_code == 302
     shipment = order.shipments.get()
     assert do("post", reverse("fulfillment:pick", args=[shipment.number])).status_code == 302
-    assert do("post", reverse("fulfillment:pack", args=[shipment.number])).status_code == 302
+    station = reverse("fulfillment:pack_shipment", args=[shipment.number])
+    for _ in range(3):  # the packer scans every item, weighs the parcel and completes
+        assert do("post", station, {"action": "scan", "code": stocked_product.barcode}).status_code == 302
+    assert do("post", station, {"action": "parcel_add", "weight_grams": "1200"}).status_code == 302
+    assert do("post", station, {"action": "complete"}).status_code == 302
+    shipment.refresh_from_db()
+    assert shipment.status == "packed"
     response = do("post", reverse("fulfillment:ship", args=[shipment.number]),
                   {"carrier": carrier.pk, "tracking_number": "JJD0001234567"})
     assert response.status_code == 302

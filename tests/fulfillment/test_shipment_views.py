@@ -99,7 +99,7 @@ def test_queue_shows_every_section_with_its_rows_and_counts(
 
     assert response.status_code == 200
     counts = {s["key"]: s["count"] for s in response.context["sections"]}
-    assert counts == {"ready": 1, "to-pick": 1, "to-pack": 1, "to-ship": 1, "in-transit": 1}
+    assert counts == {"ready": 1, "to-pick": 1, "picking": 0, "to-pack": 1, "to-ship": 1, "in-transit": 1}
     html = response.content.decode()
     for title in ["Ready to pick", "To pick", "Picked, to pack", "Packed, to ship", "In transit"]:
         assert title in html
@@ -266,13 +266,23 @@ def test_walk_a_shipment_through_pick_pack_ship_deliver(
     assert shipment.status == "picking"
     assert shipment.lines.get().quantity_picked == 2
     html = client.get(shipment.get_absolute_url()).content.decode()
-    assert "Confirm packed" in html
-    assert reverse("fulfillment:pack", args=[shipment.number]) in html
-
+    station = reverse("fulfillment:pack_shipment", args=[shipment.number])
+    assert "Pack at the station" in html
+    assert station in html
+    # Packers scan every item at the station; the unchecked shortcut is a manager's override.
+    assert "without scanning" not in html
     response = client.post(reverse("fulfillment:pack", args=[shipment.number]))
     shipment.refresh_from_db()
+    assert shipment.status == "picking"
+    assert any("Only a Manager" in m for m in _messages(response))
+
+    for _ in range(2):
+        client.post(station, {"action": "scan", "code": stocked_product.barcode})
+    client.post(station, {"action": "parcel_add", "weight_grams": "900"})
+    client.post(station, {"action": "complete"})
+    shipment.refresh_from_db()
     assert shipment.status == "packed"
-    assert any("packed" in m for m in _messages(response))
+    assert shipment.lines.get().quantity_packed == 2
     html = client.get(shipment.get_absolute_url()).content.decode()
     assert 'name="carrier"' in html
     assert 'name="tracking_number"' in html
@@ -485,3 +495,17 @@ def test_customer_service_may_mark_a_parcel_delivered(
     client.post(reverse("fulfillment:deliver", args=[shipment.number]), {"note": ""})
     shipment.refresh_from_db()
     assert shipment.status == "delivered"
+
+
+def test_a_manager_may_confirm_packed_without_scanning_and_the_timeline_says_so(
+    client, manager, placed_order
+):
+    shipment = _shipment(placed_order, manager, to="picking")
+    client.force_login(manager)
+    html = client.get(shipment.get_absolute_url()).content.decode()
+    assert "Confirm packed without scanning" in html
+    response = client.post(reverse("fulfillment:pack", args=[shipment.number]))
+    assert response.status_code == 302
+    shipment.refresh_from_db()
+    assert shipment.status == "packed"
+    assert placed_order.events.filter(message__contains="without scanning", actor=manager).exists()
