@@ -1,10 +1,13 @@
+from django import forms
 from django.contrib import admin
+from django.db.models import Count
 from django.utils.html import format_html
 
 from core.admin import (
     BackOfficeAdmin,
     ReadOnlyInline,
     badge,
+    is_manager,
     link_column,
     path_column,
     run_per_object,
@@ -12,16 +15,136 @@ from core.admin import (
 )
 
 from .choices import SHIPMENT_TRANSITIONS, ShipmentStatus
-from .models import Carrier, Shipment, ShipmentLine
+from .models import (
+    Carrier,
+    CarrierService,
+    Manifest,
+    Shipment,
+    ShipmentLine,
+    ShippingRate,
+    ShippingZone,
+    ShippingZoneArea,
+)
 from .services import shipment_mark_delivered
+
+
+class ManagerInline(admin.TabularInline):
+    """An editable inline for managers (who hold no Django model permissions)."""
+
+    extra = 0
+
+    def has_view_permission(self, request, obj=None):
+        return is_manager(request.user) or super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request, obj=None):
+        return is_manager(request.user) or super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return is_manager(request.user) or super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return is_manager(request.user) or super().has_delete_permission(request, obj)
+
+
+class CarrierServiceInline(ManagerInline):
+    model = CarrierService
+    fields = ["code", "name", "shipping_method", "active"]
+
+
+class CarrierForm(forms.ModelForm):
+    webhook_secret = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Shared secret the carrier signs its webhooks with. Leave empty to keep the current one; "
+        "EASYPOST_WEBHOOK_SECRET in the environment overrides it.",
+    )
+    clear_webhook_secret = forms.BooleanField(required=False, label="Remove the webhook secret")
+
+    class Meta:
+        model = Carrier
+        fields = ["name", "code", "adapter", "tracking_url_template", "webhook_secret", "poll_interval_minutes", "active"]
+
+    def clean_webhook_secret(self):
+        value = self.cleaned_data.get("webhook_secret", "")
+        if self.data.get("clear_webhook_secret"):
+            return ""
+        return value or (self.instance.webhook_secret if self.instance.pk else "")
 
 
 @admin.register(Carrier)
 class CarrierAdmin(BackOfficeAdmin):
-    list_display = ["name", "code", "tracking_url_template", "active"]
-    list_filter = ["active"]
+    form = CarrierForm
+    list_display = ["name", "code", "adapter", "service_count", "secret_set", "tracking_url_template", "active"]
+    list_filter = ["active", "adapter"]
     search_fields = ["name", "code"]
     prepopulated_fields = {"code": ["name"]}
+    inlines = [CarrierServiceInline]
+    fieldsets = [
+        (None, {"fields": ["name", "code", "adapter", "active"]}),
+        ("Tracking", {"fields": ["tracking_url_template", "poll_interval_minutes", "webhook_secret",
+                                 "clear_webhook_secret"]}),
+    ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(n_services=Count("services"))
+
+    @admin.display(description="Services", ordering="n_services")
+    def service_count(self, obj):
+        return obj.n_services
+
+    @admin.display(description="Webhook secret", boolean=True)
+    def secret_set(self, obj):
+        return bool(obj.webhook_secret)
+
+
+class ShippingZoneAreaInline(ManagerInline):
+    model = ShippingZoneArea
+    fields = ["country", "postal_prefix"]
+
+
+@admin.register(ShippingZone)
+class ShippingZoneAdmin(BackOfficeAdmin):
+    list_display = ["name", "carrier", "areas_list"]
+    list_filter = ["carrier"]
+    search_fields = ["name", "areas__country", "areas__postal_prefix"]
+    inlines = [ShippingZoneAreaInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("carrier").prefetch_related("areas")
+
+    @admin.display(description="Areas")
+    def areas_list(self, obj):
+        return ", ".join(str(a) for a in obj.areas.all()) or "-"
+
+
+@admin.register(ShippingRate)
+class ShippingRateAdmin(BackOfficeAdmin):
+    list_display = ["service", "zone", "max_weight_grams", "price", "currency", "transit_days"]
+    list_filter = ["service", "zone", "service__carrier"]
+    list_editable = ["price", "transit_days"]
+    list_select_related = ["service__carrier", "zone__carrier"]
+    search_fields = ["service__name", "zone__name"]
+    ordering = ["service__carrier__name", "service__name", "zone__name", "max_weight_grams"]
+
+
+class ManifestShipmentInline(ReadOnlyInline):
+    model = Shipment
+    fk_name = "manifest"
+    fields = ["number", "tracking_number", "status", "shipped_at"]
+    readonly_fields = fields
+
+
+@admin.register(Manifest)
+class ManifestAdmin(BackOfficeAdmin):
+    """Closed on the Manifests screen; never edited here."""
+
+    view_only = True
+    list_display = ["number", "ship_date", "carrier", "warehouse", "created"]
+    created = time_column("created_at", "Closed")
+    list_filter = ["carrier", "warehouse", "ship_date"]
+    search_fields = ["number", "shipments__tracking_number"]
+    list_select_related = ["carrier", "warehouse"]
+    inlines = [ManifestShipmentInline]
 
 
 class ShipmentLineInline(ReadOnlyInline):

@@ -30,6 +30,7 @@ class LabelRequest:
     ship_from: dict  # name, line1, city, postal_code, country
     ship_to: dict  # name, line1, line2, city, region, postal_code, country
     parcels: list[ParcelSpec]
+    transit_days: int | None = None  # what the merchant's rate table promises, when known
 
 
 @dataclass(frozen=True)
