@@ -176,6 +176,12 @@ ORDERLINE_SWEEP_AFTER_SECONDS = env.int("ORDERLINE_SWEEP_AFTER_SECONDS", default
 STATUS_LOOKUP_RATE = env.int("STATUS_LOOKUP_RATE", default=10)  # attempts
 STATUS_LOOKUP_WINDOW = env.int("STATUS_LOOKUP_WINDOW", default=600)  # seconds
 
+# Tracking and delivery feedback (issue C). EasyPost signs its webhooks with this secret;
+# when unset, the secret on the EasyPost carrier in the admin is used.
+EASYPOST_WEBHOOK_SECRET = env.str("EASYPOST_WEBHOOK_SECRET", default="")
+# Days after delivery before the customer is asked to rate the delivery.
+FEEDBACK_REQUEST_DAYS = env.int("FEEDBACK_REQUEST_DAYS", default=3)
+
 if REDIS_URL:
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}

@@ -98,3 +98,27 @@ class ReturnForm(forms.Form):
             for line, _, name in self.line_rows
             if self.cleaned_data.get(name)
         }
+
+
+class FeedbackForm(forms.Form):
+    """The delivery rating: 1 to 5 stars and an optional comment."""
+
+    rating = forms.TypedChoiceField(
+        label="How was your delivery?",
+        choices=[(n, f"{n} out of 5") for n in range(5, 0, -1)],
+        coerce=int,
+        widget=forms.RadioSelect,
+        error_messages={
+            "required": "Choose a rating from 1 (poor) to 5 (excellent).",
+            "invalid_choice": "Choose a rating from 1 (poor) to 5 (excellent).",
+        },
+    )
+    comment = forms.CharField(
+        label="Anything to add? (optional)",
+        required=False,
+        max_length=2000,
+        error_messages={"max_length": "Keep it under 2,000 characters."},
+        widget=forms.Textarea(
+            attrs={"rows": 4, "placeholder": "For example: the driver left it with a neighbour."}
+        ),
+    )

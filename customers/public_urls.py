@@ -9,6 +9,7 @@ urlpatterns = [
     path("", public_views.lookup, name="lookup"),
     path("<str:token>/", public_views.page, name="page"),
     path("<str:token>/return/", public_views.return_request, name="return"),
+    path("<str:token>/feedback/", public_views.feedback, name="feedback"),
     path(
         "<str:token>/documents/<str:kind>/<str:number>.pdf", public_views.document, name="document"
     ),

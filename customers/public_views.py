@@ -3,6 +3,7 @@ email, the documents on it, the return request, and the rate-limited order looku
 
 Every bad token, and every document that is not the token's order's, gets the same 404."""
 
+import datetime
 import logging
 import math
 from dataclasses import dataclass
@@ -14,12 +15,16 @@ from django.core.cache import cache
 from django.http import FileResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from core.errors import DomainError
 from core.http import apply_domain_error
-from fulfillment.choices import ShipmentStatus
+from fulfillment.choices import IN_FLIGHT_STATUSES, ShipmentStatus
+from fulfillment.feedback import feedback_can_rate, feedback_submit
+from fulfillment.models import DeliveryFeedback
+from fulfillment.tracking import customer_words
 from invoicing.choices import DocumentStatus
 from invoicing.models import CreditNote, Invoice
 from invoicing.services import document_render
@@ -28,7 +33,7 @@ from orders.models import Order
 from returns.choices import ReturnStatus
 from returns.services import return_request_create, returnable_quantities
 
-from .public_forms import LookupForm, ReturnForm
+from .public_forms import FeedbackForm, LookupForm, ReturnForm
 
 logger = logging.getLogger(__name__)
 
@@ -160,6 +165,60 @@ def _progress(order: Order, lines, shipments) -> Progress:
 # ---------------------------------------------------------------- helpers
 
 
+@dataclass
+class TrackingLine:
+    at: object
+    words: str
+    detail: str = ""
+    tone: str = "neutral"
+
+
+TRACKING_TONES = {
+    S.DELIVERED: "green",
+    S.EXCEPTION: "amber",
+    S.RETURNED_TO_SENDER: "red",
+    S.OUT_FOR_DELIVERY: "blue",
+}
+
+
+HEADLINE_STATUSES = {S.OUT_FOR_DELIVERY, S.DELIVERED, S.EXCEPTION, S.RETURNED_TO_SENDER}
+
+
+def _tracking_lines(shipment) -> list[TrackingLine]:
+    """The parcel's journey in plain words, newest first: what the carrier said, then
+    "Handed to <carrier>" when it left us. Carrier codes stay out of sight."""
+    lines = []
+    for e in shipment.tracking_events.all():  # newest first (model ordering)
+        if e.status in HEADLINE_STATUSES:  # big news: our words first, the carrier's below
+            words = customer_words(e.status, e.message)
+            detail_parts = [e.message] if e.message and e.status != S.EXCEPTION else []
+        else:  # a scan on the way: what the carrier said is the news
+            words = e.message or customer_words(e.status)
+            detail_parts = []
+        if e.location:
+            detail_parts.append(e.location)
+        lines.append(TrackingLine(e.occurred_at, words, " · ".join(detail_parts), TRACKING_TONES.get(e.status, "neutral")))
+    if shipment.shipped_at:
+        carrier = shipment.carrier.name if shipment.carrier else "the carrier"
+        lines.append(TrackingLine(shipment.shipped_at, f"Handed to {carrier}", "Left our warehouse"))
+    return lines
+
+
+def _expected(shipment, today) -> dict | None:
+    """When the parcel should arrive, and whether that has passed."""
+    if shipment.status not in IN_FLIGHT_STATUSES and shipment.status not in (S.PACKED, S.PICKING, S.PENDING):
+        return None
+    if not shipment.expected_delivery_date:
+        return None
+    date = shipment.expected_delivery_date
+    return {
+        "date": date,
+        "late": date < today and shipment.status in IN_FLIGHT_STATUSES,
+        "today": date == today,
+        "tomorrow": date == today + datetime.timedelta(days=1),
+    }
+
+
 def _customer_timeline(order: Order) -> list:
     """What the customer sees of the timeline, newest first; one line for the same news told
     twice in a row (two parcels packed together)."""
@@ -284,9 +343,10 @@ def page(request, order: Order):
     shipments = list(
         order.shipments.exclude(status=ShipmentStatus.CANCELLED)
         .select_related("carrier")
-        .prefetch_related("lines__order_line")
+        .prefetch_related("lines__order_line", "tracking_events")
         .order_by("created_at", "id")
     )
+    today = timezone.localdate()
     returns = list(
         order.return_requests.prefetch_related("lines__order_line").order_by("-created_at", "-id")
     )
@@ -299,6 +359,9 @@ def page(request, order: Order):
             "words": SHIPMENT_WORDS.get(s.status, (s.get_status_display(), "neutral"))[0],
             "tone": SHIPMENT_WORDS.get(s.status, ("", "neutral"))[1],
             "items": [(sl.order_line, sl.quantity) for sl in s.lines.all()],
+            "tracking": _tracking_lines(s),
+            "problem": next((e.message for e in s.tracking_events.all() if e.status == S.EXCEPTION), "").rstrip("."),
+            "expected": _expected(s, today),
         }
         for i, s in enumerate(shipments, start=1)
     ]
@@ -321,6 +384,10 @@ def page(request, order: Order):
         "can_return": bool(returnable),
         "payment_words": PAYMENT_WORDS.get(order.payment_status, ("", "neutral")),
         "merchant_address": settings.MERCHANT_ADDRESS,
+        "returned_to_sender": [p for p in parcels if p["shipment"].status == ShipmentStatus.RETURNED_TO_SENDER],
+        "feedback": _feedback_of(order),
+        "can_rate": not cancelled and any(s.status == ShipmentStatus.DELIVERED for s in shipments),
+        "feedback_form": FeedbackForm(),
     }
     return TemplateResponse(request, "status/page.html", context)
 
@@ -381,3 +448,60 @@ def return_request(request, order: Order):
             )
             return redirect("status:page", token=order.status_token)
     return TemplateResponse(request, "status/return.html", {"order": order, "form": form})
+
+
+# ---------------------------------------------------------------- delivery feedback
+
+
+def _feedback_of(order: Order) -> DeliveryFeedback | None:
+    return DeliveryFeedback.objects.filter(order=order).first()
+
+
+def _feedback_attempts(request) -> int:
+    return cache.get(f"status-feedback:{_client_ip(request)}", 0)
+
+
+def _count_feedback_attempt(request) -> None:
+    key = f"status-feedback:{_client_ip(request)}"
+    cache.add(key, 0, timeout=settings.STATUS_LOOKUP_WINDOW)
+    try:
+        cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=settings.STATUS_LOOKUP_WINDOW)
+
+
+@_private
+@require_http_methods(["GET", "POST"])
+@_token_view
+def feedback(request, order: Order):
+    """Rate the delivery: 1-5 and a comment, once per order. A second submission shows
+    the stored rating; before anything arrived the page says when rating opens."""
+    stored = _feedback_of(order)
+    can_rate = order.status != OrderStatus.CANCELLED and feedback_can_rate(order=order)
+    initial = {}
+    if request.GET.get("rating", "") in {"1", "2", "3", "4", "5"}:
+        initial["rating"] = int(request.GET["rating"])
+    form = FeedbackForm(request.POST or None, initial=initial)
+    if request.method == "POST" and stored is None and can_rate:
+        if _feedback_attempts(request) >= settings.STATUS_LOOKUP_RATE:
+            return _rate_limited(request)
+        _count_feedback_attempt(request)
+        if form.is_valid():
+            try:
+                stored, created = feedback_submit(
+                    order=order, rating=form.cleaned_data["rating"], comment=form.cleaned_data["comment"]
+                )
+            except DomainError as exc:
+                apply_domain_error(form, exc)
+            else:
+                if created:
+                    messages.success(request, "Thank you for rating your delivery.")
+                    return redirect("status:page", token=order.status_token)
+    elif request.method == "POST" and stored is not None:
+        messages.info(request, "You already rated this delivery; here is your rating.")
+        return redirect("status:feedback", token=order.status_token)
+    return TemplateResponse(
+        request,
+        "status/feedback.html",
+        {"order": order, "form": form, "feedback": stored, "can_rate": can_rate},
+    )

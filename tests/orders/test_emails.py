@@ -1,12 +1,16 @@
 """Customer emails: every kind renders an HTML and a plain-text twin from the rows the real
 services write, with the order number in the subject and the status link in both bodies."""
 
+import datetime
 from decimal import Decimal
 
 import pytest
 from django.conf import settings
 from django.template.loader import render_to_string
+from django.utils import timezone
 
+from fulfillment.carriers.base import CarrierEvent
+from fulfillment.feedback import feedback_requests_due
 from fulfillment.services import (
     shipment_confirm_packed,
     shipment_confirm_picked,
@@ -14,6 +18,7 @@ from fulfillment.services import (
     shipment_ship,
     shipments_create,
 )
+from fulfillment.tracking import tracking_event_record
 from inventory.services import stock_receive
 from invoicing.services import payment_record
 from orders.choices import EventSource, NotificationKind
@@ -45,11 +50,30 @@ def ship(order, user, carrier, *, deliver=False):
     return shipments
 
 
+def carrier_news(shipment, *steps):
+    """The carrier's events for a shipment, an hour apart, through the tracking service."""
+    start = timezone.now()
+    for i, (status, message) in enumerate(steps):
+        tracking_event_record(shipment=shipment, event=CarrierEvent(
+            tracking_number=shipment.tracking_number, status=status, carrier_status=status,
+            occurred_at=start + datetime.timedelta(hours=i), event_id=f"{shipment.number}-{i}", message=message,
+        ))
+
+
 @pytest.fixture
 def lifecycle(placed_order, manager, carrier):
     """One order through every stage that emails the customer, plus a cancelled one."""
     order = placed_order
-    ship(order, manager, carrier, deliver=True)
+    # The parcel is delayed, then out for delivery, then delivered; days later the customer
+    # is asked for feedback: "delayed", "out for delivery", "delivered", "feedback request".
+    (shipment,) = ship(order, manager, carrier)
+    carrier_news(
+        shipment,
+        ("exception", "Delayed at the hub: bad weather"),
+        ("out_for_delivery", "With the driver"),
+        ("delivered", "Handed to the recipient"),
+    )
+    feedback_requests_due(now=timezone.now() + datetime.timedelta(days=settings.FEEDBACK_REQUEST_DAYS + 1))
     payment_record(order=order, amount=order.total, method="card", actor=manager)
     line = order.lines.get()
     rma = return_request_create(
