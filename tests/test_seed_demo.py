@@ -154,3 +154,80 @@ def test_the_same_seed_gives_the_same_shop():
 
     assert len(first) == 5
     assert fingerprint() == first
+
+
+@pytest.mark.django_db
+def test_the_demo_warehouse_tells_one_consistent_story(client):
+    """What a merchant clicking through the demo would notice: picked on pick lists, packed in
+    weighed parcels, Orderline Post parcels delivered by the carrier's own events, manual
+    carriers marked delivered by staff, feedback asked for and given, the ledger clean."""
+    from django.urls import reverse
+    from django.utils import timezone
+
+    from fulfillment.choices import IN_FLIGHT_STATUSES, CarrierAdapter
+    from fulfillment.models import DeliveryFeedback, PickList, TrackingEvent
+    from orders.choices import NotificationKind
+
+    output = seed(orders=40, force_demo_users=True)
+    assert "skipped steps" not in output
+    shipments = Shipment.objects.select_related("carrier")
+
+    # Packed at the packing station: every packed (or later) shipment has weighed, measured
+    # parcels and every unit scanned; no label was bought for a shipment without parcels.
+    packed = shipments.filter(packed_at__isnull=False)
+    assert packed.exists()
+    for s in packed:
+        parcels = list(s.parcels.all())
+        assert parcels, f"{s.number} was packed without a parcel"
+        assert all(p.weight_grams > 0 and p.length_mm and p.width_mm and p.height_mm for p in parcels)
+        assert all(sl.quantity_packed == sl.quantity_picked for sl in s.lines.all())
+    assert not shipments.exclude(label="").filter(parcels__isnull=True).exists()
+
+    # The morning pick lists did most of the picking, and all of them were finished.
+    assert PickList.objects.exists()
+    assert not PickList.objects.exclude(status="completed").exists()
+    assert packed.filter(pick_list__isnull=False).count() >= packed.count() // 3
+
+    # Orderline Post: a label (bought through the rate table) and the carrier's events; a
+    # delivered parcel was delivered when the carrier said so, not before the label existed.
+    post = shipments.filter(carrier__adapter=CarrierAdapter.SIMULATED)
+    assert post.filter(status="delivered").exists()
+    for s in post:
+        assert s.label
+        assert s.service_id
+        assert s.expected_delivery_date
+        assert s.shipping_cost
+        assert s.tracking_events.exists(), f"{s.number} shipped with no carrier news"
+        if s.status == "delivered":
+            delivered = s.tracking_events.get(status="delivered")
+            assert s.delivered_at == delivered.occurred_at
+            assert s.delivered_at > s.shipped_at
+    assert not TrackingEvent.objects.filter(occurred_at__gt=timezone.now()).exists()
+    # Manual carriers have no events: customer service marked them delivered, and said how.
+    for s in shipments.filter(status="delivered", carrier__adapter=CarrierAdapter.MANUAL):
+        assert not s.tracking_events.exists()
+        assert "tracking shows it delivered" in s.delivery_note
+    # Nothing in flight is waiting for a first carrier scan that the carrier already made.
+    for s in post.filter(status__in=IN_FLIGHT_STATUSES):
+        assert s.last_event_at is not None
+        assert s.last_synced_at is not None
+
+    # Delivery feedback: asked for after delivery, as the beat task does; ratings 1-5 from
+    # customers of delivered orders.
+    asked = Notification.objects.filter(kind=NotificationKind.FEEDBACK_REQUEST)
+    assert asked.exists()
+    for feedback in DeliveryFeedback.objects.select_related("order"):
+        assert 1 <= feedback.rating <= 5
+        assert asked.filter(order=feedback.order, created_at__lt=feedback.created_at).exists()
+
+    assert stock_discrepancies() == []
+
+    # Labels are drawn on first download: it works for a demo parcel, and is stored.
+    s = post.order_by("-shipped_at").first()
+    assert client.login(username="warehouse", password="orderline-demo")
+    response = client.get(reverse("fulfillment:label", args=[s.number]))
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content).startswith(b"%PDF")
+    s.refresh_from_db()
+    with s.label.open("rb") as fh:
+        assert fh.read().startswith(b"%PDF")

@@ -4,11 +4,24 @@ What it creates (once; a second run changes nothing and says so):
 
 - demo staff users, one per role, password ``orderline-demo`` (only with DEBUG or
   ``--force-demo-users``), listed in ``VAR_DIR/demo-logins.txt`` for ``make run``'s banner;
-- four sales channels, two warehouses (HAM, BER), three carriers;
+- four sales channels, two warehouses (HAM, BER), four carriers: Orderline Post (the built-in
+  simulated carrier, with services, zones and rates: labels are bought from it and it reports
+  tracking events) and DHL, DPD and UPS as manual carriers (tracking number typed in);
 - about 40 products of an outdoor and apparel shop, stock received through the ledger;
 - about 120 customers (mostly Germany, some AT/NL/FR/GB/US) and their addresses;
 - a few hundred orders over the last 60 days, in every stage of their life: placed,
-  held, cancelled, picked, packed, shipped, delivered, invoiced, paid, returned, refunded.
+  held, cancelled, picked, packed, shipped, delivered, invoiced, paid, returned, refunded;
+- the warehouse's days: each working morning a pick list per warehouse takes the ready
+  orders (two short picks in the history, the missing unit sent from the other warehouse);
+  later orders are picked one by one; every shipment is packed at the packing station
+  (each unit scanned, parcels weighed from the suggestion and measured);
+- Orderline Post parcels: the label is bought at the customer's service and rate, handed
+  over before the 17:00 pick-up, and the carrier's own events (its deterministic timeline)
+  are recorded as the half-hourly poll would, so delivery is the carrier's "delivered" at
+  the carrier's time, a few parcels meet a delay or an address problem, and the last days'
+  parcels are in transit. Manual carriers' parcels are marked delivered by customer service;
+- delivery feedback: requests queued as the hourly beat task would, and some customers'
+  ratings (mostly 4-5; lower after a delay).
 
 How it stays honest:
 
@@ -27,11 +40,14 @@ How it stays honest:
   Django's dummy mail backend right after the step that queued them, so their rows are
   marked sent with a subject and the timeline shows them; no email leaves the machine.
   Invoice and credit-note PDFs stay pending: the worker's sweep renders them once
-  ``make run`` has started (within a minute or two).
+  ``make run`` has started (within a minute or two). Label PDFs are stored empty and drawn
+  on first download (``fulfillment.shipping.shipment_label_pdf``): hundreds of renders
+  would double the seed's time.
 - Everything is written in one transaction: a failed seed leaves nothing behind. A
   ``Sequence`` row named ``demo-seed`` marks a seeded database; a database holding orders
   without that marker is left alone (seed_demo only fills an empty database).
-- Deterministic: one ``random.Random(seed)`` drives every choice.
+- Deterministic: one ``random.Random(seed)`` drives every choice, including the simulated
+  carrier's tracking numbers (hence each parcel's fate).
 """
 
 from __future__ import annotations
@@ -53,31 +69,53 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand
 from django.db import connection, transaction
-from django.db.models import Count
+from django.db.models import Avg, Count
 from django.test.utils import override_settings
 from django.utils import timezone
 
 from core import roles
+from core.calendar import add_working_days
 from core.errors import DomainError
 from core.models import Sequence
 from core.money import quantize
 from customers.models import Customer
-from fulfillment.models import Carrier, Shipment
+from fulfillment.carriers import client_for
+from fulfillment.carriers.simulated import check_digit, transit_days_for
+from fulfillment.choices import IN_FLIGHT_STATUSES, PickListStatus, ShipmentStatus
+from fulfillment.feedback import feedback_requests_due, feedback_submit
+from fulfillment.models import Carrier, DeliveryFeedback, Parcel, PickList, Shipment, TrackingEvent
+from fulfillment.packing import (
+    PACKAGING_GRAMS,
+    pack_complete,
+    pack_scan,
+    parcel_add,
+    parcel_weight_suggestion,
+)
+from fulfillment.picking import pick_line_short, pick_lines_confirm, pick_list_create
 from fulfillment.services import (
-    shipment_confirm_packed,
     shipment_confirm_picked,
     shipment_mark_delivered,
     shipment_ship,
     shipments_create,
+    shippable_quantities,
 )
+from fulfillment.shipping import shipment_hand_over, shipment_label_buy
+from fulfillment.tracking import shipments_late_notify, tracking_events_record
 from inventory.models import Product, StockLevel, StockMovement, Warehouse
 from inventory.selectors import availability_for, stock_discrepancies
 from inventory.services import stock_adjust, stock_receive
 from invoicing.models import CreditNote, Invoice, Payment, Refund
 from invoicing.selectors import order_paid_and_refunded
 from invoicing.services import payment_record, refund_record
-from orders.choices import EventSource, NotificationStatus, OrderStatus
-from orders.models import Notification, Order, SalesChannel
+from orders.choices import (
+    EventSource,
+    EventType,
+    FulfillmentStatus,
+    NotificationKind,
+    NotificationStatus,
+    OrderStatus,
+)
+from orders.models import Notification, Order, OrderEvent, SalesChannel
 from orders.services import (
     LineInput,
     notification_send,
@@ -137,6 +175,54 @@ CARRIERS = [
     ("dpd", "DPD", "https://tracking.example.com/dpd/{tracking}"),
     ("ups", "UPS", "https://tracking.example.com/ups/{tracking}"),
 ]
+
+# The built-in simulated carrier sells real labels in the demo: services for the shipping
+# methods the demo orders use, zones for the demo countries, weight bands up to 31.5 kg.
+# (zone, [(country, postal prefix)], {service: [(max grams, price, transit days)]})
+SIMULATED_ZONES = [
+    ("Hamburg region", [("DE", "20"), ("DE", "21"), ("DE", "22")],
+     {"standard": [(1000, "3.90", 2), (5000, "4.90", 2), (31500, "8.90", 2)],
+      "express": [(1000, "7.90", 1), (5000, "9.90", 1), (31500, "15.90", 1)]}),
+    ("Germany", [("DE", "")],
+     {"standard": [(1000, "4.49", 2), (5000, "5.99", 2), (31500, "10.49", 2)],
+      "express": [(1000, "9.90", 1), (5000, "12.90", 1), (31500, "19.90", 1)]}),
+    ("Europe", [("AT", ""), ("NL", ""), ("FR", ""), ("BE", ""), ("DK", "")],
+     {"standard": [(1000, "9.90", 3), (5000, "14.90", 3), (31500, "29.90", 4)],
+      "express": [(1000, "19.90", 2), (5000, "27.90", 2), (31500, "49.90", 2)]}),
+    ("United Kingdom", [("GB", "")],
+     {"standard": [(1000, "12.90", 3), (5000, "19.90", 4), (31500, "39.90", 5)],
+      "express": [(1000, "24.90", 2), (5000, "34.90", 2), (31500, "64.90", 3)]}),
+    ("North America", [("US", ""), ("CA", "")],
+     {"standard": [(1000, "19.90", 5), (5000, "34.90", 5), (31500, "79.90", 6)],
+      "express": [(1000, "39.90", 3), (5000, "59.90", 3), (31500, "129.90", 3)]}),
+]
+
+
+def simulated_carrier_setup() -> Carrier:
+    """The demo's label-selling carrier, its services, zones and rates (idempotent)."""
+    from fulfillment.models import CarrierService, ShippingRate, ShippingZone, ShippingZoneArea
+
+    carrier, _ = Carrier.objects.get_or_create(
+        code="post", defaults={"name": "Orderline Post", "adapter": "simulated", "poll_interval_minutes": 30},
+    )
+    services = {
+        code: CarrierService.objects.get_or_create(
+            carrier=carrier, code=code, defaults={"name": name, "shipping_method": method}
+        )[0]
+        for code, name, method in [("standard", "Standard", "Standard"), ("express", "Express", "Express")]
+    }
+    for name, areas, bands in SIMULATED_ZONES:
+        zone, _ = ShippingZone.objects.get_or_create(carrier=carrier, name=name)
+        for country, prefix in areas:
+            ShippingZoneArea.objects.get_or_create(zone=zone, country=country, postal_prefix=prefix)
+        for code, rows in bands.items():
+            for grams, price, days in rows:
+                ShippingRate.objects.get_or_create(
+                    service=services[code], zone=zone, max_weight_grams=grams,
+                    defaults={"price": Decimal(price), "currency": "EUR", "transit_days": days},
+                )
+    return carrier
+
 
 STANDARD, REDUCED = Decimal("0.1900"), Decimal("0.0700")
 
@@ -298,6 +384,50 @@ RETURN_NOTES = {
     "other": "Gift, the recipient already has one.",
 }
 
+# Which carrier takes an order's parcels. Orderline Post (the simulated carrier) sells the
+# labels and reports tracking; DHL, DPD and UPS are manual accounts: the tracking number is
+# typed in and customer service marks the parcel delivered from the carrier's website.
+CARRIER_SHARES = {"DE": {"post": 65, "dhl": 22, "dpd": 13}, "abroad": {"post": 60, "ups": 22, "dhl": 18}}
+MANUAL_TRANSIT_HOURS = {"DE": (16, 60), "abroad": (30, 100)}
+
+# Cartons by what goes in (grams of the items, largest first): (max grams, length, width, height mm).
+BOXES = [
+    (450, 320, 240, 40),  # padded mailer bag
+    (1200, 300, 215, 140),
+    (3000, 400, 300, 200),
+    (8000, 500, 350, 300),
+    (31500, 600, 400, 400),
+]
+SPLIT_PARCEL_GRAMS = 2000  # above this, a shipment of several items goes in two boxes
+
+# Delivery ratings: (rating, weight, comments; "" is a rating without a comment).
+FEEDBACK = [
+    (5, 60, ["", "", "Fast and well packed, thank you!", "Arrived two days after I ordered. Great service.",
+             "Everything perfect, the tracking updates were spot on.", "Super quick, nicely packed without plastic.",
+             "Delivered exactly on the expected day."]),
+    (4, 27, ["", "Good, but the box was much bigger than needed.", "Arrived on time; the driver left it with a neighbour.",
+             "All fine, the tracking could say more about the delivery time."]),
+    (3, 7, ["Took a day longer than announced.", "The parcel was left at the door in the rain.",
+            "Okay, but the box was a bit dented."]),
+    (2, 4, ["Left with a neighbour I don't know, had to search for it.",
+            "Parcel arrived damp, the contents were fine though."]),
+    (1, 2, ["The tracking said delivered but it only turned up the next day at the neighbours'."]),
+]
+FEEDBACK_AFTER_PROBLEM = {  # by what the carrier reported on the way
+    "delayed": [
+        (3, 45, ["Arrived a day late, but you kept me informed.", "Delayed at the hub, otherwise fine."]),
+        (2, 25, ["A day late and I had taken the day off for it."]),
+        (4, 30, ["A day late, but the email told me why. Thanks."]),
+    ],
+    "address_issue": [
+        (2, 50, ["The driver couldn't find our address although it is correct.",
+                 "Our street is easy to find; the carrier asked me to confirm the address anyway."]),
+        (3, 35, ["Took an extra day because the driver missed the house number."]),
+        (1, 15, ["Driver said the address doesn't exist. It does. Arrived a day later."]),
+    ],
+}
+FEEDBACK_SHARE = 0.15  # of the customers asked, this many rate the delivery
+
 # One order is pinned to each of these stages (so even a small seed shows them all); the
 # others live a sampled life. Pinned orders were placed this many days ago (default: 4-55).
 PINNED_STAGES = [
@@ -370,6 +500,7 @@ class Plan:
     failed: str = ""
     payment: str = ""  # card, marketplace, cash, invoice
     rma: ReturnRequest | None = None
+    carrier: str = ""  # post (simulated: labels and tracking), dhl, dpd, ups (manual)
 
 
 @dataclass(order=True)
@@ -395,19 +526,34 @@ def _drop_task(*args, **kwargs):
     return None
 
 
+def _label_deferred(content) -> bytes:
+    """Stands in for the label renderer while seeding: the label is stored empty and drawn
+    from its shipment on first download (fulfillment.shipping.shipment_label_pdf)."""
+    return b""
+
+
 class Seeder:
     def __init__(self, *, rng: random.Random, orders: int, real_now: datetime, clock: Clock):
         self.rng = rng
         self.n_orders = orders
         self.clock = clock
-        self.end = real_now - timedelta(minutes=10)
+        # Local time: the warehouse works days, the carrier picks up at five, in the shop's zone.
+        self.end = timezone.localtime(real_now) - timedelta(minutes=10)
         self.start = self.end - timedelta(days=DAYS)
         self.actors: dict[str, User | None] = {role: None for _, role, _, _ in DEMO_USERS}
         self.failures: Counter = Counter()
+        self.failure_examples: dict[str, str] = {}
         self.steps: list[Step] = []
         self._seq = 0
         self.emails_sent = 0
         self._po = 0
+        self.plans: dict[int, Plan] = {}  # by order pk
+        self.batch_until = self.end  # no morning pick list after this (see plan_orders)
+        self.short_picks_at: list[datetime] = []  # a short pick on the first batch after each
+        self.clean_tracking = False  # the parcel being labelled must reach the customer uneventfully
+        self.returned_to_sender = 0
+        self._tracked: dict[int, list] = {}  # shipment pk -> the carrier's events not recorded yet
+        self._feedback_sweeps: set[datetime] = set()
 
     # ------------------------------------------------------------------ people
 
@@ -452,6 +598,8 @@ class Seeder:
             self.carriers[code], _ = Carrier.objects.get_or_create(
                 code=code, defaults={"name": name, "tracking_url_template": url}
             )
+        self.carriers["post"] = simulated_carrier_setup()
+        self.post = client_for(self.carriers["post"])  # the simulated carrier's client
         self.products: dict[str, Product] = {}
         self.specs: dict[str, ProductSpec] = {}
         for spec in PRODUCTS:
@@ -517,6 +665,22 @@ class Seeder:
                     reason="Opening stock",
                 )
             self.clock.now += timedelta(seconds=20)
+        self.bin_locations()
+
+    def bin_locations(self) -> None:
+        """Every product gets a shelf in each warehouse that stocks it (aisle-rack-shelf, e.g.
+        B-07-3): products of a kind share an aisle, so a pick walk reads like a real one."""
+        aisles: dict[str, str] = {}
+        for code in self.warehouses:
+            levels = StockLevel.objects.filter(warehouse=self.warehouses[code], bin_location="")
+            slots: dict[str, int] = {}
+            for lv in levels.select_related("product").order_by("product__sku"):
+                family = lv.product.sku.split("-")[0]
+                aisle = aisles.setdefault(family, "ABCDEFGHJK"[len(aisles) % 10])
+                slots[aisle] = slots.get(aisle, 0) + 1
+                rack, shelf = divmod(slots[aisle] - 1, 3)
+                lv.bin_location = f"{aisle}-{2 * rack + 1 + len(family) % 2:02d}-{shelf + 1}"
+                lv.save(update_fields=["bin_location"])
 
     def goods_in(self, _plan=None) -> None:
         """Monday's delivery: what would not last two more weeks is topped up to about five
@@ -658,6 +822,11 @@ class Seeder:
             else:
                 self._schedule_pinned(plan)
             plans.append(plan)
+        # The morning pick lists take every ready order of a warehouse; they stop before the
+        # orders pinned to the early stages arrive, so those stay where they were pinned.
+        early = [p.placed_at for p in plans if p.stage in ("placed", "to_pick", "picked", "packed")]
+        self.batch_until = min([*early, self.end])
+        self.short_picks_at = [self.start + timedelta(days=DAYS * 0.3), self.start + timedelta(days=DAYS * 0.7)]
         return plans
 
     def _natural_placement(self) -> datetime:
@@ -714,7 +883,7 @@ class Seeder:
 
     def _queue(self, p: Plan, steps) -> None:
         for when, run, _optional in steps:
-            if when <= self.end:  # what lies in the future has not happened yet
+            if run is not None and when <= self.end:  # what lies in the future has not happened yet
                 self._add(when, run, p)
 
     def _working(
@@ -745,7 +914,12 @@ class Seeder:
         """The steps of one order's life as (when, step, optional). ``stop`` ends it at a stage."""
         rng = self.rng
         p.full_return = full_return
-        steps: list[tuple[datetime, Callable, bool]] = []
+        abroad = p.customer.country != "DE"
+        if stop in ("shipped", "partly_shipped"):  # a manual carrier: no news moves it on
+            p.carrier = "dhl"
+        else:
+            p.carrier = _weighted(rng, CARRIER_SHARES["abroad" if abroad else "DE"])
+        steps: list[tuple[datetime, Callable | None, bool]] = []
 
         def hours(lo: float, hi: float) -> timedelta:
             return timedelta(hours=rng.uniform(lo, hi))
@@ -758,7 +932,7 @@ class Seeder:
         if outcome == "placed":
             return steps
         if outcome.startswith("hold"):
-            t += hours(0.2, 5)
+            t += min(hours(0.2, 5), (self._next_batch(t) - t) * 0.9)
             steps.append((t, self.hold, False))
             if outcome == "hold":
                 return steps
@@ -769,7 +943,7 @@ class Seeder:
                     steps.append((self._working(t + hours(1, 24)), self.refund_cancelled, False))
                 return steps
         if outcome == "cancel":
-            t += hours(0.3, 30)
+            t += min(hours(0.3, 30), (self._next_batch(t) - t) * 0.9)
             steps.append((t, self.cancel, False))
             if paid_upfront:
                 steps.append((self._working(t + hours(1, 24)), self.refund_cancelled, False))
@@ -787,7 +961,8 @@ class Seeder:
         steps.append((t1, functools.partial(self.pack, which="first"), False))
         if stop == "packed":
             return steps
-        t1 = self._working(t1 + hours(0.2, 4))
+        # Handed over before the carrier's pick-up at five.
+        t1 = self._working(t1 + hours(0.2, 4), close=15)
         steps.append((t1, functools.partial(self.ship, which="first"), False))
         if p.payment == "invoice" and rng.random() > 0.06:  # a few never pay: overdue
             steps.append((self._working(t1 + hours(60, 330)), self.pay_invoice, True))
@@ -798,15 +973,14 @@ class Seeder:
         steps.append((t2, functools.partial(self.pick, which="rest"), False))
         t2 = self._working(t2 + hours(0.1, 1))
         steps.append((t2, functools.partial(self.pack, which="rest"), False))
-        t2 = self._working(t2 + hours(0.2, 4))
+        t2 = self._working(t2 + hours(0.2, 4), close=15)
         steps.append((t2, functools.partial(self.ship, which="rest"), False))
         if stop == "shipped":
             return steps
-        transit = (16, 60) if p.customer.country == "DE" else (40, 150)
-        d1 = self._working(t1 + hours(*transit), open_=8, close=20, saturday=True)
-        d2 = self._working(t2 + hours(*transit), open_=8, close=20, saturday=True)
-        steps.append((d1, functools.partial(self.deliver, which="first"), False))
-        steps.append((d2, functools.partial(self.deliver, which="rest"), False))
+        # Delivery is the carrier's (tracking events) or customer service's (manual carriers),
+        # scheduled when the parcel ships; the plan only needs when it will have arrived by.
+        d1, d2 = self._arrived_by(p, t1), self._arrived_by(p, t2)
+        steps.append((max(d1, d2), None, False))
         if ret is None:
             return steps
         t = max(d1, d2) + hours(30, 240)
@@ -823,6 +997,25 @@ class Seeder:
         steps.append((self._working(t + hours(4, 72)), self.refund_return, False))
         return steps
 
+    def _arrived_by(self, p: Plan, shipped: datetime) -> datetime:
+        """The latest a parcel handed over at ``shipped`` arrives (a day's delay included)."""
+        if p.carrier == "post":
+            days = transit_days_for(service_code="standard", ship_from={"country": "DE"},
+                                    ship_to={"country": p.customer.country})
+            day = add_working_days(shipped.date(), days + 1)
+            return shipped.replace(year=day.year, month=day.month, day=day.day, hour=18, minute=0)
+        hi = MANUAL_TRANSIT_HOURS["DE" if p.customer.country == "DE" else "abroad"][1]
+        return shipped + timedelta(hours=hi, days=3)
+
+    def _next_batch(self, t: datetime) -> datetime:
+        """When the next morning pick list is made (working days, 7:30)."""
+        day = t.replace(hour=7, minute=30, second=0, microsecond=0)
+        if t >= day:
+            day += timedelta(days=1)
+        while day.weekday() >= 5:
+            day += timedelta(days=1)
+        return day
+
     def _add(self, when: datetime, run: Callable, plan: Plan | None = None) -> None:
         self._seq += 1
         heapq.heappush(self.steps, Step(when, self._seq, run, plan))
@@ -833,11 +1026,28 @@ class Seeder:
             self._add(day.replace(hour=6, minute=30, second=0, microsecond=0), self.goods_in)
             day += timedelta(days=7)
         self._add(self._working(self.start + timedelta(days=DAYS * 0.55)), self.stock_corrections)
+        day = self.start.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+        while day < self.end:
+            # The hourly beat task tells customers of late parcels: the first run after midnight.
+            self._add(day + timedelta(minutes=5), self.late_notify)
+            if day.weekday() < 5:  # each warehouse's morning pick list
+                for i, code in enumerate(self.warehouses):
+                    when = day + timedelta(hours=7, minutes=30 + 6 * i + self.rng.uniform(0, 5))
+                    if when < self.batch_until:
+                        self._add(when, functools.partial(self.batch_pick, code=code))
+            day += timedelta(days=1)
 
     # ------------------------------------------------------------------ running the clock
 
     def run(self) -> None:
-        with override_settings(EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend"):
+        with (
+            override_settings(EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend"),
+            # Labels are bought for real, but their PDFs are drawn on first download (hundreds
+            # of WeasyPrint renders would double the seed's time), and the simulated carrier's
+            # tracking numbers come from the seed's random stream, so the shop is the same twice.
+            mock.patch("fulfillment.labels.label_pdf", _label_deferred),
+            mock.patch("fulfillment.carriers.simulated.tracking_number_new", self._tracking_number_new),
+        ):
             while self.steps:
                 step = heapq.heappop(self.steps)
                 if step.plan is not None and step.plan.failed:
@@ -848,6 +1058,7 @@ class Seeder:
                 except DomainError as exc:
                     name = getattr(getattr(step.run, "func", step.run), "__name__", "step")
                     self.failures[name] += 1
+                    self.failure_examples.setdefault(name, f"{step.when:%Y-%m-%d %H:%M} {exc.message}")
                     if step.plan is not None:
                         step.plan.failed = f"{name}: {exc.message}"
                 self._send_emails(step.when)
@@ -954,6 +1165,7 @@ class Seeder:
             notes=notes,
             external_id=external_id,
         )
+        self.plans[p.order.pk] = p
 
     def pay_in_full(self, p: Plan) -> None:
         order = self._order(p)
@@ -1025,23 +1237,123 @@ class Seeder:
             )
 
     def create_shipments(self, p: Plan) -> None:
-        shipments_create(order=self._order(p), actor=self.actor(roles.WAREHOUSE))
+        order = self._order(p)
+        if order.status == OrderStatus.OPEN and not shippable_quantities(order=order):
+            return  # a morning pick list took it already
+        shipments_create(order=order, actor=self.actor(roles.WAREHOUSE))
 
     def _shipments(self, p: Plan, status: str, which: str) -> list[Shipment]:
-        """The order's parcels in ``status``: the first one (the first warehouse's) or the rest."""
+        """The order's parcels in ``status``: the first one (the first warehouse's), the rest, or all."""
         shipments = list(p.order.shipments.exclude(status="cancelled").order_by("number"))
-        chosen = shipments[:1] if which == "first" else shipments[1:]
+        chosen = {"first": shipments[:1], "rest": shipments[1:]}.get(which, shipments)
         return [s for s in chosen if s.status == status]
 
+    def _later(self, when: datetime, run: Callable, plan: Plan | None = None) -> None:
+        """Schedule a step that follows from this one, if it has happened by now."""
+        if when <= self.end:
+            self._add(max(when, self.clock.now), run, plan)
+
+    # ------------------------------------------------------------------ picking
+
+    def batch_pick(self, _plan=None, *, code: str) -> None:
+        """The morning pick list of a warehouse: every ready order, by promised date. The
+        picker walks it and confirms each tote's lines a few minutes apart."""
+        try:
+            pick_list = pick_list_create(warehouse=self.warehouses[code], filters={"priority": "promised"},
+                                         limit=80, actor=self.actor(roles.WAREHOUSE))
+        except DomainError:
+            return  # nothing ready here this morning
+        when = self.clock.now + timedelta(minutes=self.rng.uniform(6, 15))  # print it, take a trolley
+        for s in sorted(pick_list.shipments.all(), key=lambda s: int(s.tote[1:] or 0)):
+            when += timedelta(minutes=self.rng.uniform(2, 5))
+            self._later(when, functools.partial(self.batch_confirm, pick_list=pick_list, shipment_id=s.pk))
+
+    def batch_confirm(self, _plan=None, *, pick_list: PickList, shipment_id: int) -> None:
+        s = Shipment.objects.select_related("order").get(pk=shipment_id)
+        if s.status != ShipmentStatus.PICKING or s.picked_at is not None:
+            return  # cancelled, or the packer took the tote early
+        lines = list(s.lines.filter(pick_confirmed=False).select_related("order_line__product").order_by("pk"))
+        if self.short_picks_at and self.clock.now >= self.short_picks_at[0]:
+            line = self._short_candidate(s, lines)
+            if line is not None:
+                self.short_picks_at.pop(0)
+                result = pick_line_short(pick_list=pick_list, line_id=line.pk, found=line.quantity - 1,
+                                         actor=self.actor(roles.WAREHOUSE))
+                lines.remove(line)
+                plan = self.plans.get(s.order_id)
+                if plan is not None and result["moved"]:
+                    self._ship_the_rest(plan)
+        if lines:
+            pick_lines_confirm(pick_list=pick_list, line_ids=[ln.pk for ln in lines],
+                               actor=self.actor(roles.WAREHOUSE))
+
+    def _short_candidate(self, s: Shipment, lines):
+        """A line whose shelf turns out one short, when another warehouse can send the unit
+        (the order still ships complete) and the shipment keeps something to pack."""
+        if sum(ln.quantity for ln in lines) < 2:
+            return None
+        for ln in lines:
+            other = (StockLevel.objects.filter(product_id=ln.order_line.product_id).exclude(warehouse_id=s.warehouse_id)
+                     .first())
+            if other is not None and other.available >= 1:
+                return ln
+        return None
+
+    def _ship_the_rest(self, p: Plan) -> None:
+        """After a short pick, the unit re-reserved in the other warehouse ships from there."""
+        t = self._working(self.clock.now + timedelta(hours=self.rng.uniform(1, 3)))
+        self._later(t, self.create_shipments, p)
+        t = self._working(t + timedelta(hours=self.rng.uniform(0.2, 1)))
+        self._later(t, functools.partial(self.pick, which="all"), p)
+        t = self._working(t + timedelta(hours=self.rng.uniform(0.1, 1)))
+        self._later(t, functools.partial(self.pack, which="all"), p)
+        t = self._working(t + timedelta(hours=self.rng.uniform(0.2, 3)), close=15)
+        self._later(t, functools.partial(self.ship, which="all"), p)
+
     def pick(self, p: Plan, which: str) -> None:
+        """One order picked on its own (it came in after the morning list)."""
         for s in self._shipments(p, "pending", which):
             shipment_confirm_picked(shipment=s, actor=self.actor(roles.WAREHOUSE))
             self.clock.now += timedelta(minutes=self.rng.randrange(5, 40))
 
+    # ------------------------------------------------------------------ packing
+
     def pack(self, p: Plan, which: str) -> None:
         for s in self._shipments(p, "picking", which):
-            shipment_confirm_packed(shipment=s, actor=self.actor(roles.WAREHOUSE))
+            if s.picked_at is None and s.pick_list_id:  # the packer takes the tote as the picker finishes
+                open_lines = list(s.lines.filter(pick_confirmed=False).values_list("pk", flat=True))
+                if open_lines:
+                    pick_lines_confirm(pick_list=s.pick_list, line_ids=open_lines, actor=self.actor(roles.WAREHOUSE))
+                    self.clock.now += timedelta(minutes=self.rng.randrange(2, 6))
+            self._pack_one(s)
             self.clock.now += timedelta(minutes=self.rng.randrange(3, 20))
+
+    def _pack_one(self, s: Shipment) -> None:
+        """At the packing station: scan every unit, weigh the box(es), complete."""
+        actor = self.actor(roles.WAREHOUSE)
+        lines = list(s.lines.select_related("order_line__product").order_by("order_line__line_no"))
+        for sl in lines:
+            product = sl.order_line.product
+            for _ in range(sl.quantity_picked):
+                pack_scan(shipment=s, code=product.barcode or product.sku, actor=actor)
+        units = [sl.order_line.product.weight_grams for sl in lines for _ in range(sl.quantity_picked)]
+        boxes = []
+        if len(units) > 1 and sum(units) > SPLIT_PARCEL_GRAMS:  # the bulkiest item in a box of its own
+            boxes.append(max(units))
+        for items in boxes:
+            self._parcel(s, items + PACKAGING_GRAMS, items)
+        suggestion = parcel_weight_suggestion(shipment=s)
+        if suggestion:
+            self._parcel(s, suggestion, sum(units) - sum(boxes))
+        pack_complete(shipment=s, actor=actor)
+
+    def _parcel(self, s: Shipment, suggested: int, items_grams: int) -> None:
+        """A box sized for what goes in, weighed on the scale (a few grams off the suggestion)."""
+        _, length, width, height = next((b for b in BOXES if items_grams <= b[0]), BOXES[-1])
+        parcel_add(shipment=s, weight_grams=max(1, suggested + self.rng.randint(-12, 18)), length_mm=length,
+                   width_mm=width, height_mm=height, actor=self.actor(roles.WAREHOUSE))
+
+    # ------------------------------------------------------------------ shipping and delivery
 
     def _tracking(self, carrier: str) -> str:
         def digits(n: int) -> str:
@@ -1056,31 +1368,134 @@ class Seeder:
             return f"0{digits(13)}"
         return f"00340434{digits(12)}"
 
+    def _tracking_number_new(self, transit_days: int) -> str:
+        """The simulated carrier's next tracking number, from the seed's random stream. Its
+        number decides the parcel's fate; the seed keeps the pinned orders' parcels (and all
+        but one recent parcel) out of trouble that would leave the story unfinished."""
+        for _ in range(40):
+            body = f"{min(max(transit_days, 1), 9)}{self.rng.randrange(10**10):010d}"
+            number = f"SIM{body}{check_digit(body)}"
+            fates = {e.status for e in self.post.timeline(number, shipped_at=self.clock.now)}
+            if self.clean_tracking and fates & {ShipmentStatus.EXCEPTION, ShipmentStatus.RETURNED_TO_SENDER}:
+                continue
+            if ShipmentStatus.RETURNED_TO_SENDER in fates:
+                if self.returned_to_sender or self.clock.now < self.end - timedelta(days=8):
+                    continue
+                self.returned_to_sender += 1
+            return number
+        return number
+
     def ship(self, p: Plan, which: str) -> None:
-        abroad = p.customer.country != "DE"
+        actor = self.actor(roles.WAREHOUSE)
         for s in self._shipments(p, "packed", which):
-            code = (
-                self.rng.choice(["ups", "dhl"])
-                if abroad
-                else _weighted(self.rng, {"dhl": 65, "dpd": 35})
-            )
-            shipment_ship(
-                shipment=s,
-                carrier=self.carriers[code],
-                tracking_number=self._tracking(code),
-                actor=self.actor(roles.WAREHOUSE),
-            )
+            code = p.carrier
+            if code == "post":  # a real label from the simulated carrier, then its tracking
+                self.clean_tracking = p.stage is not None
+                try:
+                    shipment_label_buy(shipment=s, actor=actor)
+                    s = shipment_hand_over(shipment=s, actor=actor)
+                except DomainError:
+                    code = "dhl"
+                else:
+                    self._follow_tracking(s)
+                    self.clock.now += timedelta(minutes=self.rng.randrange(10, 90))
+                    continue
+            s = shipment_ship(shipment=s, carrier=self.carriers[code], tracking_number=self._tracking(code),
+                              actor=actor)
+            lo, hi = MANUAL_TRANSIT_HOURS["DE" if p.customer.country == "DE" else "abroad"]
+            arrives = self._working(s.shipped_at + timedelta(hours=self.rng.uniform(lo, hi)),
+                                    open_=8, close=20, saturday=True)
+            # Customer service checks the carrier's website a day or so later.
+            checked = self._working(arrives + timedelta(hours=self.rng.uniform(1, 8)), open_=8, close=18)
+            self._later(checked, functools.partial(self.deliver, shipment_id=s.pk), p)
             self.clock.now += timedelta(minutes=self.rng.randrange(10, 90))
 
-    def deliver(self, p: Plan, which: str) -> None:
-        for s in self._shipments(p, "shipped", which):
-            shipment_mark_delivered(
-                shipment=s, actor=None, source=EventSource.SYSTEM, note="Confirmed by the carrier"
-            )
-            self.clock.now += timedelta(hours=self.rng.uniform(0.5, 20))
+    def _follow_tracking(self, s: Shipment) -> None:
+        """Poll the carrier as the beat task does (every half hour): each of the carrier's
+        events is recorded at the first poll after it happened, at the carrier's time."""
+        events = self.post.timeline(s.tracking_number, shipped_at=s.shipped_at)
+        self._tracked[s.pk] = events
+        polls = sorted({e.occurred_at + timedelta(minutes=self.rng.uniform(1, 30)) for e in events})
+        for when in polls:
+            self._later(when, functools.partial(self.poll, shipment_id=s.pk))
+
+    def poll(self, _plan=None, *, shipment_id: int) -> None:
+        pending = self._tracked.get(shipment_id, [])
+        now = self.clock.now
+        new = [e for e in pending if e.occurred_at <= now]
+        if not new:
+            return
+        self._tracked[shipment_id] = [e for e in pending if e.occurred_at > now]
+        s = Shipment.objects.get(pk=shipment_id)
+        tracking_events_record(shipment=s, events=new)
+        Shipment.objects.filter(pk=shipment_id).update(last_synced_at=now)
+        if any(e.status == ShipmentStatus.DELIVERED for e in new):
+            self._after_delivery(s.order_id)
+
+    def deliver(self, p: Plan, shipment_id: int) -> None:
+        """A manual carrier: customer service sees it delivered on the carrier's website."""
+        s = Shipment.objects.select_related("carrier").get(pk=shipment_id)
+        if s.status != ShipmentStatus.SHIPPED:
+            return
+        shipment_mark_delivered(shipment=s, actor=self.actor(roles.CUSTOMER_SERVICE), source=EventSource.STAFF,
+                                note=f"{s.carrier.name} tracking shows it delivered.")
+        self._after_delivery(s.order_id)
+
+    def late_notify(self, _plan=None) -> None:
+        shipments_late_notify()
+
+    # ------------------------------------------------------------------ feedback
+
+    def _after_delivery(self, order_id: int) -> None:
+        """Once the whole order has arrived, the hourly beat task asks for a rating
+        FEEDBACK_REQUEST_DAYS later (at the first run after that moment)."""
+        order = Order.objects.only("fulfillment_status").get(pk=order_id)
+        if order.fulfillment_status != FulfillmentStatus.DELIVERED:
+            return
+        last = max(Shipment.objects.filter(order_id=order_id, status=ShipmentStatus.DELIVERED)
+                   .values_list("delivered_at", flat=True))
+        due = last + timedelta(days=settings.FEEDBACK_REQUEST_DAYS)
+        sweep = due.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1, seconds=20)
+        if sweep not in self._feedback_sweeps:
+            self._feedback_sweeps.add(sweep)
+            self._later(sweep, self.feedback_sweep)
+
+    def feedback_sweep(self, _plan=None) -> None:
+        started = self.clock.now
+        if not feedback_requests_due():
+            return
+        asked = Notification.objects.filter(kind=NotificationKind.FEEDBACK_REQUEST, created_at__gte=started)
+        for order_id in asked.values_list("order_id", flat=True).order_by("order_id"):
+            if self.rng.random() < FEEDBACK_SHARE:
+                when = started + timedelta(hours=self.rng.uniform(0.5, 40))
+                self._later(when, functools.partial(self.feedback_rate, order_id=order_id))
+
+    def feedback_rate(self, _plan=None, *, order_id: int) -> None:
+        """The customer follows the email's link and rates the delivery on the status page."""
+        order = Order.objects.get(pk=order_id)
+        problem = (TrackingEvent.objects.filter(shipment__order=order, status=ShipmentStatus.EXCEPTION)
+                   .values_list("carrier_status", flat=True).first())
+        table = FEEDBACK_AFTER_PROBLEM.get(problem, FEEDBACK)
+        rating, _, comments = _weighted(self.rng, [(row, row[1]) for row in table])
+        feedback_submit(order=order, rating=rating, comment=self.rng.choice(comments))
+
+    def close_manifests(self) -> None:
+        """The warehouse closed each earlier day's manifests at 18:00; today's are still open."""
+        from fulfillment.manifests import manifest_close, manifests_pending
+
+        now = self.clock.now
+        for row in manifests_pending(day=timezone.localdate(), days_back=14):
+            if row["today"]:
+                continue
+            self.clock.now = timezone.make_aware(datetime.combine(row["day"], datetime.min.time())) + timedelta(hours=18)
+            manifest_close(carrier=row["carrier"], warehouse=row["warehouse"], day=row["day"],
+                           actor=self.actor(roles.WAREHOUSE))
+        self.clock.now = now
 
     def request_return(self, p: Plan) -> None:
         order = self._order(p)
+        if order.shipments.exclude(status__in=["cancelled", "delivered"]).exists():
+            return  # a parcel never arrived (returned to sender): nothing to send back
         lines = [ln for ln in order.lines.all() if ln.quantity_shipped > ln.quantity_returned]
         if p.full_return or sum(ln.quantity_shipped - ln.quantity_returned for ln in lines) < 2:
             quantities = {ln.pk: ln.quantity_shipped - ln.quantity_returned for ln in lines}
@@ -1099,6 +1514,8 @@ class Seeder:
         )
 
     def receive_return(self, p: Plan) -> None:
+        if p.rma is None:
+            return
         return_receive(
             return_request=p.rma,
             actor=self.actor(roles.WAREHOUSE),
@@ -1106,9 +1523,13 @@ class Seeder:
         )
 
     def refund_return(self, p: Plan) -> None:
+        if p.rma is None:
+            return
         return_refund(return_request=p.rma, actor=self.actor(roles.FINANCE))
 
     def reject_return(self, p: Plan) -> None:
+        if p.rma is None:
+            return
         return_reject(
             return_request=p.rma,
             reason=self.rng.choice(REJECT_REASONS),
@@ -1171,6 +1592,7 @@ class Command(BaseCommand):
             seeder.schedule_stock_events()
             seeder.run()
             clock.now = real_now
+            seeder.close_manifests()
             Sequence.objects.create(name=MARKER, last_value=Order.objects.count())
             api_token = None
             if users_allowed:
@@ -1203,11 +1625,13 @@ class Command(BaseCommand):
     def _summary(self, seeder: Seeder, created_users: list[User], seconds: float) -> None:
         out = self.stdout.write
 
-        def by(model, field_name: str) -> str:
-            """How many rows per value of ``field_name``, most first, with readable labels."""
-            field = model._meta.get_field(field_name) if "__" not in field_name else None
+        def by(rows, field_name: str) -> str:
+            """How many rows (a model or a queryset) per value of ``field_name``, most first,
+            with readable labels."""
+            qs = rows.objects.all() if isinstance(rows, type) else rows
+            field = qs.model._meta.get_field(field_name) if "__" not in field_name else None
             labels = dict(field.choices or []) if field else {}
-            rows = model.objects.values_list(field_name).annotate(n=Count("pk")).order_by("-n")
+            rows = qs.values_list(field_name).annotate(n=Count("pk")).order_by("-n", field_name)
             return ", ".join(f"{labels.get(value, value)} {n}" for value, n in rows) or "none"
 
         active = list(Product.objects.filter(active=True).values_list("pk", flat=True))
@@ -1230,6 +1654,22 @@ class Command(BaseCommand):
         out(f"    payment: {by(Order, 'payment_status')}")
         out(f"    channel: {by(Order, 'channel__name')}")
         out(f"  shipments: {by(Shipment, 'status')}")
+        shipped = Shipment.objects.filter(shipped_at__isnull=False)
+        out(f"    carriers: {by(shipped, 'carrier__name')}")
+        labelled = Shipment.objects.exclude(label="").count()
+        out(f"    parcels: {Parcel.objects.count()} weighed and measured; {labelled} labels bought "
+            "(their PDFs are drawn on first download)")
+        lists = PickList.objects.count()
+        done = PickList.objects.filter(status=PickListStatus.COMPLETED).count()
+        shorts = OrderEvent.objects.filter(type=EventType.SHORT_PICKED).count()
+        out(f"    picking: {lists} morning pick lists ({done} completed), "
+            f"{shipped.filter(pick_list__isnull=False).count()} shipments picked on them, {shorts} short picks")
+        in_flight = Shipment.objects.filter(status__in=IN_FLIGHT_STATUSES)
+        out(f"    tracking: {TrackingEvent.objects.count()} carrier events; in flight now: {by(in_flight, 'status')}")
+        rated = DeliveryFeedback.objects.aggregate(n=Count("pk"), avg=Avg("rating"))
+        asked = Notification.objects.filter(kind=NotificationKind.FEEDBACK_REQUEST).count()
+        average = f", average {rated['avg']:.1f}/5" if rated["n"] else ""
+        out(f"  delivery feedback: {asked} requests emailed, {rated['n']} ratings{average}")
         out(f"  returns: {by(ReturnRequest, 'status')}")
         out(
             f"  invoices: {Invoice.objects.count()}, credit notes: {CreditNote.objects.count()} "
@@ -1242,3 +1682,5 @@ class Command(BaseCommand):
         if seeder.failures:
             skipped = ", ".join(f"{k} {v}" for k, v in seeder.failures.most_common())
             out(self.style.WARNING(f"  skipped steps: {skipped}"))
+            for name, example in seeder.failure_examples.items():
+                out(f"    {name}, e.g. {example}")
