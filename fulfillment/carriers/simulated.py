@@ -146,6 +146,14 @@ class SimulatedCarrier:
             delivery_day = add_working_days(delivery_day + datetime.timedelta(days=1), 0)
             add(at(add_working_days(pickup_day + datetime.timedelta(days=1), 0), 4, rnd.between(0, 59)),
                 S.IN_TRANSIT, "in_transit", hub, "Departed the hub.")
+        # A longer trip is scanned at each night's line haul, so a parcel on its way never
+        # goes days without news (no draws here: the rest of the plan stays as it was).
+        day = add_working_days(pickup_day + datetime.timedelta(days=1), 0)
+        while day < delivery_day:
+            if at(day, 3, 15) > events[-1][0]:
+                add(at(day, 3, 15), S.IN_TRANSIT, "in_transit", "Line haul",
+                    f"In transit towards {depot}.")
+            day = add_working_days(day + datetime.timedelta(days=1), 0)
         add(at(delivery_day, 5, rnd.between(0, 50)), S.IN_TRANSIT, "in_transit", depot,
             "Arrived at the delivery depot.")
         if 3 <= fate < 6:  # the address cannot be found; the carrier asks the recipient

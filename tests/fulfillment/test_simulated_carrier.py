@@ -125,3 +125,16 @@ def test_client_for_picks_the_adapter():
     assert not sells_labels(manual)
     with pytest.raises(CarrierError, match="Own van is a manual carrier"):
         client_for(manual)
+
+
+def test_a_long_trip_is_scanned_every_working_day_so_it_never_looks_forgotten():
+    """The attention list flags parcels without news for 3 days: a five-day trip must not."""
+    client = SimulatedCarrier()
+    friday = datetime.datetime(2026, 11, 27, 10, 0, tzinfo=timezone.get_current_timezone())
+    for number in [n for n in NUMBERS if n.startswith("SIM5")][:30]:
+        events = client.timeline(number, shipped_at=friday)
+        # Up to a problem, if any: a parcel in exception is on the attention list anyway.
+        problem = next((i for i, e in enumerate(events) if e.status == "exception"), len(events))
+        moving = events[:problem + 1]
+        gaps = [b.occurred_at - a.occurred_at for a, b in zip(moving, moving[1:], strict=False)]
+        assert max(gaps) < datetime.timedelta(days=3), number  # a weekend is the longest silence
