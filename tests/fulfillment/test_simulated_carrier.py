@@ -2,6 +2,7 @@
 the same every time it is asked for, and never goes backwards."""
 
 import datetime
+import itertools
 from collections import Counter
 
 import pytest
@@ -136,5 +137,5 @@ def test_a_long_trip_is_scanned_every_working_day_so_it_never_looks_forgotten():
         # Up to a problem, if any: a parcel in exception is on the attention list anyway.
         problem = next((i for i, e in enumerate(events) if e.status == "exception"), len(events))
         moving = events[:problem + 1]
-        gaps = [b.occurred_at - a.occurred_at for a, b in zip(moving, moving[1:], strict=False)]
+        gaps = [b.occurred_at - a.occurred_at for a, b in itertools.pairwise(moving)]
         assert max(gaps) < datetime.timedelta(days=3), number  # a weekend is the longest silence
