@@ -4,9 +4,16 @@
 `bulk_print_pdf` merges, for the chosen shipments, their pick lists, packing slips (from
 `packing.packing_slip_pdf`) and carrier labels (the PDFs stored in `Shipment.label`) into one
 PDF with pypdf, so the warehouse prints a batch with one click.
+
+`html_to_pdf` is the one way these documents reach WeasyPrint: the template's own `<style>`
+block is parsed once per process (a `weasyprint.CSS` cached by its text) and passed as a
+stylesheet, so a batch of labels does not re-parse the same CSS for every page. See
+docs/benchmarks.md ("Warehouse PDFs") for what each choice in the print templates saves.
 """
 
+import functools
 import io
+import re
 
 from django.conf import settings
 from django.template.loader import render_to_string
@@ -19,6 +26,30 @@ from .models import PickList, Shipment
 from .selectors import PICK_PRIORITIES, pick_list_totes, pick_list_walk
 
 PRINT_PARTS = {"pick_lists": "Pick lists", "slips": "Packing slips", "labels": "Labels"}
+
+
+_STYLE = re.compile(r"<style>(.*?)</style>", re.S)
+
+
+@functools.lru_cache(maxsize=16)
+def _stylesheet(css: str):
+    from weasyprint import CSS
+
+    return CSS(string=css, base_url=str(settings.BASE_DIR))
+
+
+def html_to_pdf(html: str) -> bytes:
+    """Render a print template's HTML with WeasyPrint. The first `<style>` block is taken out
+    and parsed once per process (keyed by its text, so keep print stylesheets free of template
+    variables); the rest of the document is parsed as usual."""
+    from weasyprint import HTML
+
+    stylesheets = []
+    match = _STYLE.search(html)
+    if match:
+        stylesheets.append(_stylesheet(match.group(1)))
+        html = html[: match.start()] + html[match.end():]
+    return HTML(string=html, base_url=str(settings.BASE_DIR)).write_pdf(stylesheets=stylesheets)
 
 
 def pick_list_context(pick_list: PickList) -> dict:
@@ -63,10 +94,36 @@ def filters_text(f: dict) -> str:
 
 def pick_list_pdf(pick_list: PickList) -> bytes:
     """One pick list as an A4 PDF: the walk sorted by bin, tick boxes, and the tote index."""
-    from weasyprint import HTML
+    context = pick_list_context(pick_list)
+    for row in context["walk"]:
+        # "T12 x2, T15 x1" (with the multiplication sign): a word joiner after each space keeps a
+        # tote and its count on one line.
+        row["print_breakdown"] = row["breakdown"].replace(" ×", " \u2060×")
+    context["index"] = tote_index(context["totes"])
+    return html_to_pdf(render_to_string("fulfillment/pdf/pick_list.html", context))
 
-    html = render_to_string("fulfillment/pdf/pick_list.html", pick_list_context(pick_list))
-    return HTML(string=html, base_url=str(settings.BASE_DIR)).write_pdf()
+
+def tote_index(totes: list) -> dict:
+    """The printed tote index as fixed-width text columns (tote, shipment, order, ship by,
+    units), the ship-to last so that a long one wraps without pushing the columns about.
+    `indent` is where the ship-to starts, in characters of the monospaced font."""
+    tw, sw, ow, bw = (max([len(h)] + [len(v) for v in values]) + 2 for h, values in [
+        ("Tote", [s.tote for s in totes]),
+        ("Shipment", [s.number for s in totes]),
+        ("Order", [s.order.number for s in totes]),
+        ("Ship by", [s.ship_by + (" LATE" if s.late else "") or "—" for s in totes]),
+    ])
+    rows = []
+    for s in totes:
+        o = s.order
+        ship_to = f"{o.ship_name}, {o.ship_city} {o.ship_country.upper()}"
+        if o.shipping_method:
+            ship_to += f" · {o.shipping_method}"
+        by = (s.ship_by + " LATE") if s.late else (s.ship_by or "—")
+        rows.append({"tote": s.tote.ljust(tw), "refs": s.number.ljust(sw) + o.number.ljust(ow),
+                     "by": by.ljust(bw), "late": s.late, "rest": f"{s.units or 0:>5}  {ship_to}"})
+    header = "Tote".ljust(tw) + "Shipment".ljust(sw) + "Order".ljust(ow) + "Ship by".ljust(bw) + "Units  Ship to"
+    return {"header": header, "rows": rows, "indent": tw + sw + ow + bw + 7}
 
 
 def bulk_print_pdf(*, shipments: list[Shipment], parts=("pick_lists", "slips", "labels")) -> tuple[bytes, dict]:

@@ -6,9 +6,9 @@ database access, so a carrier client can call it."""
 
 import base64
 import datetime
+import re
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.template.loader import render_to_string
 
 # 203 dpi thermal printers: one dot is 0.125 mm; three dots per narrow bar scan reliably.
@@ -32,15 +32,22 @@ class LabelContent:
 
 
 def barcode_svg(data: str, *, module_mm: float = MODULE_MM, height_mm: float = BAR_HEIGHT_MM) -> bytes:
-    """A Code 128 barcode of `data` as SVG (bars only; the text is printed by the label)."""
-    import barcode
-    from barcode.writer import SVGWriter
+    """A Code 128 barcode of `data` as a compact SVG: one black rectangle per bar on white,
+    a quiet zone of 10 modules either side (bars only; the text is printed by the label).
 
-    code = barcode.get("code128", data, writer=SVGWriter())
-    return code.render({
-        "module_width": module_mm, "module_height": height_mm, "quiet_zone": 10 * module_mm,
-        "write_text": False, "margin_top": 0, "margin_bottom": 0,
-    })
+    python-barcode encodes (`build()` gives the modules, "1" black); the SVG is written here,
+    about a third of the size of its SVGWriter's, which WeasyPrint parses for every label."""
+    import barcode
+
+    modules = barcode.get("code128", data).build()[0]
+    quiet = 10
+    width = (len(modules) + 2 * quiet) * module_mm
+    bars = []
+    for run in re.finditer("1+", modules):
+        bars.append(f'<rect x="{(quiet + run.start()) * module_mm:.3f}mm" y="0mm" '
+                    f'width="{len(run.group()) * module_mm:.3f}mm" height="{height_mm:g}mm" style="fill:black"/>')
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.3f}mm" height="{height_mm:g}mm">'
+            f'<rect width="100%" height="100%" style="fill:white"/>{"".join(bars)}</svg>').encode("ascii")
 
 
 def barcode_data_uri(data: str) -> str:
@@ -80,6 +87,6 @@ def label_html(content: LabelContent) -> str:
 
 def label_pdf(content: LabelContent) -> bytes:
     """The label PDF: one 4x6 inch page per parcel."""
-    from weasyprint import HTML
+    from .documents import html_to_pdf
 
-    return HTML(string=label_html(content), base_url=str(settings.BASE_DIR)).write_pdf()
+    return html_to_pdf(label_html(content))

@@ -503,7 +503,7 @@ def packing_slip_context(shipment: Shipment) -> dict:
 
 def packing_slip_pdf(shipments: list[Shipment]) -> bytes:
     """One A4 page per shipment (a long one runs on), in the order given, as one PDF."""
-    from weasyprint import HTML
+    from .documents import html_to_pdf  # the print stylesheet parsed once per process
 
     if not shipments:
         raise DomainError("Choose at least one shipment to print a packing slip for.")
@@ -523,4 +523,4 @@ def packing_slip_pdf(shipments: list[Shipment]) -> bytes:
             "merchant_address": settings.MERCHANT_ADDRESS,
         },
     )
-    return HTML(string=html, base_url=str(settings.BASE_DIR)).write_pdf()
+    return html_to_pdf(html)
