@@ -24,12 +24,12 @@ from core.errors import DomainError, ValidationFailed
 from core.models import Sequence
 from core.sequences import sequence_next
 from inventory.models import Reservation, StockLevel, Warehouse
-from inventory.services import stock_adjust, stock_reallocate
+from inventory.services import reservations_allocate, stock_adjust, stock_reallocate
 from orders.choices import EventSource, EventType
 from orders.models import Order, OrderEvent, OrderLine, line_demand_ref
 from orders.services import order_event_add, order_lines_allocated, order_recompute
 
-from .choices import OPEN_STATUSES, PickListStatus, ShipmentStatus
+from .choices import PickListStatus, ShipmentStatus
 from .models import Carrier, PickList, Shipment, ShipmentLine
 from .selectors import PICK_PRIORITIES, orders_pickable
 
@@ -123,12 +123,15 @@ def pick_list_create(*, warehouse: Warehouse, filters: dict | None, limit: int, 
                           Cast(OuterRef("line_no"), CharField())),
     ).values("quantity")[:1]
     quantities: dict[int, dict[int, int]] = defaultdict(dict)
-    for line_id, order_id, qty in (
+    numbers = {o.pk: o.number for o in fresh}
+    refs: dict[int, str] = {}
+    for line_id, order_id, line_no, qty in (
         OrderLine.objects.filter(order_id__in=[o.pk for o in fresh])
         .annotate(here=Subquery(held, output_field=IntegerField()))
-        .filter(here__gt=0).order_by("order_id", "line_no").values_list("pk", "order_id", "here")
+        .filter(here__gt=0).order_by("order_id", "line_no").values_list("pk", "order_id", "line_no", "here")
     ):
         quantities[order_id][line_id] = qty
+        refs[line_id] = line_demand_ref(numbers[order_id], line_no)
     fresh = [o for o in fresh if quantities.get(o.pk)]
 
     pick_list = PickList.objects.create(
@@ -157,7 +160,9 @@ def pick_list_create(*, warehouse: Warehouse, filters: dict | None, limit: int, 
     ])
     # quantity_allocated, as order_lines_allocated counts it, in one statement; the
     # check constraint (allocated <= reserved) guards it in the database.
-    _add_allocated({line_id: qty for s in new_shipments for line_id, qty in quantities[s.order_id].items()})
+    allocated = {line_id: qty for s in new_shipments for line_id, qty in quantities[s.order_id].items()}
+    _add_allocated(allocated)
+    reservations_allocate(warehouse_id=warehouse.pk, deltas={refs[line_id]: qty for line_id, qty in allocated.items()})
     listed = [s for group in pending.values() for s in group]
     for s in listed:
         s.tote = totes[s.pk]
@@ -244,7 +249,7 @@ def _lock_for_picking(pick_list: PickList, line_ids: list[int]) -> tuple[PickLis
 def _finish(pl: PickList, shipments: list[Shipment], actor) -> None:
     """Shipments whose lines are all confirmed are picked (or, when nothing was found,
     cancelled); the list completes when every shipment on it is done."""
-    from .services import shipment_cancel
+    from .services import pick_list_settle, shipment_cancel
 
     now = timezone.now()
     for s in shipments:
@@ -265,10 +270,8 @@ def _finish(pl: PickList, shipments: list[Shipment], actor) -> None:
                     + (f", {short} short" if short else "") + f" (pick list {pl.number}).",
             payload={"shipment": s.number, "pick_list": pl.number, "tote": s.tote},
         )
-    if not pl.shipments.filter(status__in=OPEN_STATUSES, picked_at__isnull=True).exists():
-        pl.status = PickListStatus.COMPLETED
-        pl.completed_at = now
-        pl.save(update_fields=["status", "completed_at", "updated_at"])
+    pick_list_settle(pick_list_id=pl.pk)
+    pl.refresh_from_db(fields=["status", "completed_at", "updated_at"])
 
 
 @transaction.atomic
@@ -315,7 +318,7 @@ def pick_line_short(*, pick_list: PickList, line_id: int, found: int, actor) -> 
         quantity=F("quantity") - missing, quantity_short=F("quantity_short") + missing,
         quantity_picked=found, pick_confirmed=True,
     )
-    order_lines_allocated(order=order, deltas={ol.pk: -missing})
+    order_lines_allocated(order=order, deltas={ol.pk: -missing}, warehouse_id=pl.warehouse_id)
     result = stock_reallocate(demand_ref=line_demand_ref(order.number, ol.line_no), from_warehouse=pl.warehouse,
                               quantity=missing, actor=actor, reference=s.number, reason=why)
     stock_adjust(product=ol.product, warehouse=pl.warehouse, delta=-missing, actor=actor,

@@ -24,10 +24,23 @@ from orders.services import (
     order_lines_shipped,
 )
 
-from .choices import OPEN_STATUSES, SHIPMENT_TRANSITIONS, ShipmentStatus
-from .models import Carrier, Shipment, ShipmentLine
+from .choices import OPEN_STATUSES, SHIPMENT_TRANSITIONS, PickListStatus, ShipmentStatus
+from .models import Carrier, PickList, Shipment, ShipmentLine
 
 _BECOME = {ShipmentStatus.PICKING: "picked"}
+
+
+def pick_list_settle(*, pick_list_id: int | None) -> None:
+    """A pick list is completed once none of its shipments is still waiting to be picked
+    (picked, packed, shipped or cancelled all count as done), however each got there."""
+    if pick_list_id is None:
+        return
+    waiting = Shipment.objects.filter(pick_list_id=pick_list_id, picked_at__isnull=True,
+                                      status__in=(ShipmentStatus.PENDING, ShipmentStatus.PICKING))
+    if not waiting.exists():
+        now = timezone.now()
+        PickList.objects.filter(pk=pick_list_id, status=PickListStatus.OPEN).update(
+            status=PickListStatus.COMPLETED, completed_at=now, updated_at=now)
 
 
 def _lock(shipment: Shipment, new_status: str) -> Shipment:
@@ -80,7 +93,7 @@ def shipments_create(*, order: Order, actor) -> list[Shipment]:
         ShipmentLine.objects.bulk_create(
             [ShipmentLine(shipment=shipment, order_line_id=line_id, quantity=q) for line_id, q in quantities.items()]
         )
-        order_lines_allocated(order=order, deltas=quantities)
+        order_lines_allocated(order=order, deltas=quantities, warehouse_id=wh_id)
         order_event_add(order=order, type=EventType.SHIPMENT_CREATED, actor=actor,
                         message=f"Shipment {shipment.number} created in {shipment.warehouse.code} "
                                 f"for {sum(quantities.values())} unit(s).",
@@ -128,6 +141,10 @@ def shipment_pack_unchecked(*, shipment: Shipment, actor) -> Shipment:
                      "Pack at the packing station: every item is scanned there. Only a Manager may "
                      "confirm a shipment packed without scanning.")
     s = shipment_confirm_packed(shipment=shipment, actor=actor)
+    if s.picked_at is None:  # packed straight off a pick list: it is picked too
+        Shipment.objects.filter(pk=s.pk).update(picked_at=s.packed_at)
+        s.picked_at = s.packed_at
+    pick_list_settle(pick_list_id=s.pick_list_id)
     order_event_add(order=s.order, type=EventType.NOTE, actor=actor,
                     message=f"Shipment {s.number} confirmed packed without scanning its items.",
                     payload={"shipment": s.number, "unchecked": True})
@@ -212,7 +229,9 @@ def shipment_cancel(*, shipment: Shipment, actor, reason: str) -> Shipment:
     s = _lock(shipment, ShipmentStatus.CANCELLED)
     s.status = ShipmentStatus.CANCELLED
     s.save(update_fields=["status", "updated_at"])
-    order_lines_allocated(order=s.order, deltas={sl.order_line_id: -sl.quantity for sl in s.lines.all() if sl.quantity})
+    order_lines_allocated(order=s.order, deltas={sl.order_line_id: -sl.quantity for sl in s.lines.all() if sl.quantity},
+                          warehouse_id=s.warehouse_id)
+    pick_list_settle(pick_list_id=s.pick_list_id)
     order_event_add(order=s.order, type=EventType.NOTE, actor=actor,
                     message=f"Shipment {s.number} cancelled: {reason.strip()}. Its units stay reserved.",
                     payload={"shipment": s.number})

@@ -133,10 +133,15 @@ class Reservation(TimeStampedModel):
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="reservations")
     warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="reservations")
     quantity = models.PositiveIntegerField(default=0, help_text="Units held now")
+    allocated = models.PositiveIntegerField(
+        default=0, db_default=0,
+        help_text="Of those, units already in an open shipment of this warehouse: a release never takes them",
+    )
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["demand_ref", "warehouse"], name="reservation_unique"),
+            models.CheckConstraint(condition=Q(allocated__lte=F("quantity")), name="reservation_allocated_within_held"),
         ]
 
     def __str__(self) -> str:

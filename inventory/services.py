@@ -11,8 +11,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, IntegerField, OuterRef, Q, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Case, F, IntegerField, OuterRef, Q, Subquery, Sum, Value, When
+from django.db.models.functions import Coalesce, Greatest
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -325,7 +325,9 @@ def _levels_for_reservations(reservations) -> dict:
 @transaction.atomic
 def stock_release(*, demand_ref: str, quantity: int | None = None, actor, reference: str, reason: str = "") -> int:
     """Give reserved stock back. ``quantity=None`` releases all of it. Returns units released.
-    Units are released from the lowest-priority warehouse first."""
+    Units are released from the lowest-priority warehouse first, and never units already in
+    an open shipment (``Reservation.allocated``): those leave with the shipment or come back
+    when it is cancelled."""
     reservations = list(
         Reservation.objects.select_for_update(of=("self",))
         .filter(demand_ref=demand_ref, quantity__gt=0)
@@ -338,15 +340,24 @@ def stock_release(*, demand_ref: str, quantity: int | None = None, actor, refere
         return 0
     levels = _levels_for_reservations(reservations)
     held = sum(r.quantity for r in reservations)
-    todo = held if quantity is None else quantity
+    free = sum(r.quantity - r.allocated for r in reservations)
+    todo = (free if quantity is None else quantity)
+    if quantity is None and free < held:
+        raise DomainError(f"{held - free} of {held} reserved units are in an open shipment; "
+                          "cancel the shipment first.", field="quantity")
     if todo > held:
         raise DomainError(f"Only {held} reserved; cannot release {todo}.", field="quantity")
+    if todo > free:
+        raise DomainError(f"Only {free} of {held} reserved units are free to release; the others are in an "
+                          "open shipment.", field="quantity")
     released = 0
     movements = []
     for r in sorted(reservations, key=lambda r: (-r.warehouse.priority, r.warehouse.code)):
         if todo == 0:
             break
-        take = min(todo, r.quantity)
+        take = min(todo, r.quantity - r.allocated)
+        if take <= 0:
+            continue
         level = levels[(r.product_id, r.warehouse_id)]
         movements.append(
             _move(level_id=level.pk, product_id=r.product_id, warehouse_id=r.warehouse_id,
@@ -372,10 +383,37 @@ def stock_ship(*, demand_ref: str, warehouse_id: int, quantity: int, actor, refe
     if r.quantity < quantity:
         raise DomainError(f"Only {r.quantity} reserved in this warehouse; cannot ship {quantity}.", field="quantity")
     level = _levels_for_reservations([r])[(r.product_id, r.warehouse_id)]
-    Reservation.objects.filter(pk=r.pk).update(quantity=F("quantity") - quantity)
+    # The units leave in their shipment: they are no longer reserved, nor allocated to it.
+    Reservation.objects.filter(pk=r.pk).update(quantity=F("quantity") - quantity,
+                                               allocated=Greatest(F("allocated") - quantity, 0))
     _move(level_id=level.pk, product_id=r.product_id, warehouse_id=r.warehouse_id,
           kind=MovementKind.SHIPMENT, on_hand=-quantity, reserved=-quantity, actor=actor,
           reference=reference).save()
+
+
+def reservations_allocate(*, warehouse_id: int, deltas: dict[str, int]) -> None:
+    """Units of these demands (demand_ref -> units) went into (positive) or came out of
+    (negative) open shipments of this warehouse. A release never takes allocated units, so a
+    split order's edit cannot free the units a shipment of another warehouse is picking.
+    One locking read and one update, whatever the number of demands."""
+    deltas = {ref: d for ref, d in deltas.items() if d}
+    if not deltas:
+        return
+    rows = {
+        r.demand_ref: r
+        for r in Reservation.objects.select_for_update()
+        .filter(warehouse_id=warehouse_id, demand_ref__in=list(deltas)).order_by("pk")
+    }
+    for ref, delta in deltas.items():
+        r = rows.get(ref)
+        have, allocated = (r.quantity, r.allocated) if r else (0, 0)
+        if not 0 <= allocated + delta <= have:
+            raise DomainError(f"{ref}: {have} reserved in this warehouse, {allocated} already in shipments; "
+                              f"cannot allocate {delta:+}.")
+    Reservation.objects.filter(pk__in=[rows[ref].pk for ref in deltas]).update(
+        allocated=F("allocated") + Case(*[When(pk=rows[ref].pk, then=Value(d)) for ref, d in deltas.items()],
+                                        output_field=IntegerField())
+    )
 
 
 def _level_for_update(product_id: int, warehouse_id: int) -> StockLevel:
@@ -867,9 +905,10 @@ def stock_reallocate(*, demand_ref: str, from_warehouse: Warehouse, quantity: in
         Reservation.objects.select_for_update()
         .filter(demand_ref=demand_ref, warehouse=from_warehouse).first()
     )
-    if held is None or held.quantity < quantity:
-        have = held.quantity if held else 0
-        raise DomainError(f"Only {have} reserved in {from_warehouse.code}; cannot move {quantity}.", field="quantity")
+    if held is None or held.quantity - held.allocated < quantity:
+        have = held.quantity - held.allocated if held else 0
+        raise DomainError(f"Only {have} reserved in {from_warehouse.code} outside its open shipments; "
+                          f"cannot move {quantity}.", field="quantity")
     levels = list(
         StockLevel.objects.filter(product_id=held.product_id)
         .filter(Q(warehouse=from_warehouse) | Q(warehouse__active=True))

@@ -31,6 +31,7 @@ from inventory.services import (
     Demand,
     ReservationPlan,
     backorder_cancel,
+    reservations_allocate,
     stock_release,
     stock_reserve,
     stock_reserve_at,
@@ -741,9 +742,11 @@ def order_lines_shipped(*, order: Order, quantities: dict[int, int]) -> Order:
 
 
 @transaction.atomic
-def order_lines_allocated(*, order: Order, deltas: dict[int, int]) -> None:
-    """Units of these lines went into (positive) or came out of (negative) open shipments.
-    Called by fulfillment, so edits and cancellations can refuse to take them away."""
+def order_lines_allocated(*, order: Order, deltas: dict[int, int], warehouse_id: int) -> None:
+    """Units of these lines went into (positive) or came out of (negative) open shipments of
+    one warehouse. Called by fulfillment, so edits and cancellations can refuse to take them
+    away: counted on the line, and on the warehouse's reservation (a release never takes
+    allocated units, so it frees the units of the other warehouse of a split line)."""
     lines = {
         ln.pk: ln
         for ln in OrderLine.objects.select_for_update().filter(order=order, pk__in=list(deltas)).order_by("pk")
@@ -757,6 +760,8 @@ def order_lines_allocated(*, order: Order, deltas: dict[int, int]) -> None:
                               f"{ln.quantity_allocated} already in shipments.")
         if delta:
             OrderLine.objects.filter(pk=line_id).update(quantity_allocated=F("quantity_allocated") + delta)
+    reservations_allocate(warehouse_id=warehouse_id,
+                          deltas={line_demand_ref(order.number, lines[i].line_no): d for i, d in deltas.items()})
 
 
 @transaction.atomic

@@ -37,3 +37,26 @@ def test_a_cancelled_shipment_gives_its_units_back_to_the_order(placed_order, ma
     assert again.lines.get().quantity == 2
     line.refresh_from_db()
     assert line.quantity_allocated == 2
+
+
+def test_the_migration_counts_units_of_shipments_already_open_when_it_runs(placed_order, manager):
+    """Shipments open at deploy time had no allocation counted; the data migration counts
+    them, so they can still be cancelled and their units are not released by an edit."""
+    import importlib
+
+    from django.apps import apps
+
+    from inventory.models import Reservation
+    from orders.models import OrderLine
+
+    backfill = importlib.import_module("fulfillment.migrations.0003_backfill_allocations").backfill
+    shipment = shipments_create(order=placed_order, actor=manager)[0]
+    OrderLine.objects.update(quantity_allocated=0)  # as before the migration
+    Reservation.objects.update(allocated=0)
+    backfill(apps, None)
+    line = placed_order.lines.get()
+    assert line.quantity_allocated == 2
+    assert Reservation.objects.get(demand_ref=line.demand_ref).allocated == 2
+    shipment_cancel(shipment=shipment, actor=manager, reason="Deployed mid-pick")
+    line.refresh_from_db()
+    assert line.quantity_allocated == 0
