@@ -16,6 +16,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from core import roles
+from core.csv import csv_safe
 from core.errors import DomainError
 from core.sequences import sequence_next
 from inventory.models import Warehouse
@@ -120,10 +121,12 @@ def manifest_csv(manifest: Manifest) -> str:
     writer.writerow(CSV_COLUMNS)
     for r in manifest_rows(manifest):
         s, o = r.shipment, r.shipment.order
+        # Names, addresses and tracking numbers come from customers, channels and carriers:
+        # a cell a spreadsheet would run as a formula is quoted.
         writer.writerow([
-            manifest.number, manifest.ship_date.isoformat(), s.number, o.number, s.tracking_number,
-            manifest.carrier.code, s.service.code if s.service else "", r.parcels, r.weight_kg,
-            o.ship_name, o.ship_postal_code, o.ship_city, o.ship_country,
+            manifest.number, manifest.ship_date.isoformat(), s.number, csv_safe(o.number), csv_safe(s.tracking_number),
+            csv_safe(manifest.carrier.code), csv_safe(s.service.code if s.service else ""), r.parcels, r.weight_kg,
+            csv_safe(o.ship_name), csv_safe(o.ship_postal_code), csv_safe(o.ship_city), csv_safe(o.ship_country),
             timezone.localtime(s.shipped_at).isoformat(timespec="minutes") if s.shipped_at else "",
         ])
     return out.getvalue()

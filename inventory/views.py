@@ -21,6 +21,7 @@ from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from core import roles
+from core.csv import csv_safe
 from core.errors import DomainError
 from core.http import apply_domain_error, flash_domain_error
 from core.money import tax_of
@@ -675,8 +676,8 @@ def reorder_csv(request):
     for r in rows:
         writer.writerow(
             [
-                _csv_safe(r.product.sku),
-                _csv_safe(r.product.name),
+                csv_safe(r.product.sku),
+                csv_safe(r.product.name),
                 r.on_hand,
                 r.reserved,
                 r.available,
@@ -693,7 +694,3 @@ def reorder_csv(request):
         )
     return response
 
-
-def _csv_safe(text: str) -> str:
-    """Spreadsheets run cells that start with = + - @ as formulas; quote them."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text

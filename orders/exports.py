@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from django.db.models import F, IntegerField, OuterRef, Subquery, Sum
 from django.utils import timezone
 
+from core.csv import csv_safe
+
 from .models import OrderLine
 
 EXPORT_COLUMNS = [
@@ -63,14 +65,6 @@ class _Echo:
 
     def write(self, value: str) -> str:
         return value
-
-
-def csv_safe(value: str) -> str:
-    """A cell a spreadsheet would run as a formula (=, +, -, @) is prefixed with an apostrophe.
-    Names and external ids come from outside (channels, customers)."""
-    if value and value[0] in "=+-@\t\r":
-        return "'" + value
-    return value
 
 
 def order_csv_lines(qs) -> Iterator[str]:

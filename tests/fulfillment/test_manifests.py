@@ -20,6 +20,7 @@ from fulfillment.manifests import (
 )
 from fulfillment.models import Manifest, Parcel, Shipment
 from fulfillment.shipping import shipment_hand_over, shipment_label_buy
+from orders.models import Order
 from tests.factories import CarrierFactory
 
 from ._shipping import packed_shipment, simulated_carrier
@@ -90,6 +91,27 @@ def test_a_shipment_is_on_one_manifest_only(sim, channel, stocked_product, manag
     late = _shipped(sim, channel, stocked_product, manager, address)  # a parcel after the first close
     second = manifest_close(carrier=sim, warehouse=warehouses[0], actor=manager)
     assert list(second.shipments.all()) == [late]
+
+
+def test_manifest_csv_quotes_customer_text_a_spreadsheet_would_run(
+    sim, channel, stocked_product, manager, address, warehouses
+):
+    s = _shipped(sim, channel, stocked_product, manager, address)
+    # Names and addresses come from customers, the API and imports.
+    Order.objects.filter(pk=s.order_id).update(
+        ship_name='=HYPERLINK("https://evil.example/x","Open")', ship_city="+SUM(1,2)",
+        ship_postal_code="@cmd", ship_country="-1",
+    )
+    manifest = manifest_close(carrier=sim, warehouse=warehouses[0], actor=manager)
+
+    [header, row] = list(csv.reader(io.StringIO(manifest_csv(manifest))))
+    cells = dict(zip(header, row, strict=True))
+    assert cells["recipient"] == '\'=HYPERLINK("https://evil.example/x","Open")'
+    assert cells["city"] == "'+SUM(1,2)"
+    assert cells["postal_code"] == "'@cmd"
+    assert cells["country"] == "'-1"
+    assert not any(cell[:1] in ("=", "+", "-", "@") for cell in row)
+    assert cells["tracking_number"] == s.tracking_number  # ordinary values are untouched
 
 
 def test_an_earlier_day_can_be_closed_late(sim, channel, stocked_product, manager, address, warehouses):
