@@ -25,13 +25,13 @@ from customers.models import Customer
 from customers.selectors import customer_search
 from fulfillment.choices import OPEN_STATUSES as OPEN_SHIPMENT_STATUSES
 from fulfillment.counter import counter_sale, counter_warehouse
+from fulfillment.edits import order_edit_checked
 from fulfillment.selectors import order_shipments
 from fulfillment.services import shippable_quantities
 from inventory.selectors import atp_detail, product_search
 from invoicing.choices import DocumentStatus, PaymentMethod
 from invoicing.services import (
     order_cancel_documented,
-    order_edit_documented,
     order_line_cancel_documented,
 )
 from returns.services import returnable_quantities
@@ -1006,8 +1006,9 @@ def _edit_context(request, order, form, edit_lines, new_lines, **extra) -> dict:
 @vary_on_headers("HX-Request")
 def order_edit_view(request, number):
     """Change an order before it ships: quantities (0 removes), new lines, the address and the
-    shipping. The difference is summarised as you type; saving calls ``order_edit_documented``
-    once (the edit, and a credit note or supplementary invoice when the order was invoiced)."""
+    shipping. The difference is summarised as you type; saving calls ``order_edit_checked``
+    once (refused while a packed shipment holds the address or method; the edit, and a credit
+    note or supplementary invoice when the order was invoiced)."""
     order = _get_order(request, number)
     if not roles.has_role(request.user, roles.PLACE_ORDER):
         return _not_allowed(request)
@@ -1067,12 +1068,7 @@ def order_edit_view(request, number):
         address = form.address()
         current = {k: getattr(order, f"ship_{k}") for k in ADDRESS_KEYS}
         try:
-            _refuse_while_packed(
-                shipments,
-                address_changed=address != current,
-                method_changed=data["shipping_method"] != order.shipping_method,
-            )
-            order_edit_documented(
+            order_edit_checked(
                 order=order,
                 actor=request.user,
                 lines=changes,
@@ -1108,38 +1104,6 @@ def order_edit_view(request, number):
         request, order, form, edit_lines, new_lines, failed=True, shipments=shipments
     )
     return TemplateResponse(request, "orders/edit.html", context)
-
-
-def _refuse_while_packed(shipments: list, *, address_changed: bool, method_changed: bool) -> None:
-    """A packed parcel carries its label and slip for the address and service it was packed
-    for: while one waits for the carrier, the delivery address and the shipping method stay.
-    (To pick or being picked: nothing is printed yet, so both may still change.)"""
-    packed = [sh for sh in shipments if sh.status == "packed"]
-    if not packed or not (address_changed or method_changed):
-        return
-    what = " and ".join(
-        w
-        for w, changed in (
-            ("delivery address", address_changed),
-            ("shipping method", method_changed),
-        )
-        if changed
-    )
-    numbers = ", ".join(sh.number for sh in packed)
-    one = len(packed) == 1
-    errors = {
-        "": [
-            f"Shipment{'' if one else 's'} {numbers} {'is' if one else 'are'} packed for the current "
-            f"address and shipping method, so the {what} cannot change now. Cancel "
-            f"{'that shipment' if one else 'those shipments'} first (the units stay reserved), "
-            "then edit the order."
-        ]
-    }
-    if address_changed:
-        errors["ship_line1"] = ["Packed for the current address: see above."]
-    if method_changed:
-        errors["shipping_method"] = ["Packed for the current shipping method: see above."]
-    raise ValidationFailed(errors)
 
 
 def _apply_edit_errors(errors: dict[str, list[str]], positions: list) -> list[str]:
