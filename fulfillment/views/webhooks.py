@@ -4,7 +4,8 @@ signature over the raw body is the authentication).
 - bad or missing signature: 401 problem+json, nothing changes;
 - body not JSON, or not an EasyPost Event: 400 problem+json;
 - an Event other than tracker.updated: 200, ignored;
-- a tracking code we do not know: 200 (so EasyPost stops retrying), kept for matching later."""
+- a tracking code we do not know, or of a shipment not handed over yet: 200 (so EasyPost
+  stops retrying), kept for matching when it ships."""
 
 import json
 import logging
@@ -16,13 +17,14 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from ..carriers import easypost
-from ..choices import CarrierAdapter, ShipmentStatus
+from ..choices import IN_FLIGHT_STATUSES, CarrierAdapter, ShipmentStatus
 from ..models import Carrier, Shipment
 from ..tracking import tracking_events_record, tracking_unmatched_keep
 
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
+SHIPPED_STATUSES = {*IN_FLIGHT_STATUSES, ShipmentStatus.DELIVERED, ShipmentStatus.RETURNED_TO_SENDER}
 
 
 def _problem(request, status: int, title: str, detail: str) -> HttpResponse:
@@ -61,9 +63,11 @@ def easypost_webhook(request):
         return JsonResponse({"received": True, "ignored": parsed.description or "unknown event"})
 
     carrier = carriers[0] if carriers else None
+    # Only a shipment that has left: a packed one with a label bought but not yet handed over
+    # would refuse the news (and every retry is a duplicate), so it is kept unmatched instead
+    # and `tracking_unmatched_claim` applies it once the parcel ships.
     shipment = (
-        Shipment.objects.filter(tracking_number=parsed.tracking_code)
-        .exclude(status=ShipmentStatus.CANCELLED)
+        Shipment.objects.filter(tracking_number=parsed.tracking_code, status__in=SHIPPED_STATUSES)
         .annotate(ours=Case(When(carrier__adapter=CarrierAdapter.EASYPOST, then=Value(0)),
                             default=Value(1), output_field=IntegerField()))
         .order_by("ours", "-shipped_at", "-id")

@@ -294,3 +294,32 @@ def test_kept_news_waits_until_the_shipment_has_shipped(easypost, placed_order, 
 
     assert tracking_unmatched_claim(shipment=s) == 0
     assert UnmatchedTrackingEvent.objects.get().matched_shipment is None
+
+
+def test_news_for_a_packed_shipment_with_a_label_is_kept_until_it_is_handed_over(easypost, placed_order, manager):
+    """A label bought, the parcel not yet handed over: a "delivered" event that arrives now is
+    kept unmatched (not stored on the shipment and refused), so it applies once the parcel ships."""
+    from fulfillment.shipping import shipment_hand_over
+
+    s = shipments_create(order=placed_order, actor=manager)[0]
+    shipment_confirm_picked(shipment=s, actor=manager)
+    shipment_confirm_packed(shipment=s, actor=manager)
+    Shipment.objects.filter(pk=s.pk).update(carrier=easypost, tracking_number="EZ6")  # the label bought
+    details = [{"message": "Delivered", "status": "delivered", "datetime": "2026-11-26T15:00:00Z",
+                "tracking_location": {"city": "DAYTON", "state": "OH", "country": "US"}}]
+    body = as_bytes(tracker_event(tracking_code="EZ6", details=details, event_id="evt_d"))
+
+    first = post(body)
+    retry = post(body)
+
+    assert first.status_code == 200
+    assert first.json() == {"received": True, "matched": False, "kept": True}
+    assert retry.json()["kept"] is False
+    assert TrackingEvent.objects.filter(shipment=s).count() == 0
+    assert Shipment.objects.get(pk=s.pk).status == "packed"
+
+    shipped = shipment_hand_over(shipment=s, actor=manager)
+
+    shipped.refresh_from_db()
+    assert shipped.status == "delivered"
+    assert UnmatchedTrackingEvent.objects.get().matched_shipment == shipped
