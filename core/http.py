@@ -1,5 +1,7 @@
 """Glue between domain errors and the HTTP faces."""
 
+import re
+
 from django import forms
 from django.contrib import messages
 
@@ -27,3 +29,16 @@ def flash_domain_error(request, exc: DomainError) -> None:
                 messages.error(request, msg)
     else:
         messages.error(request, exc.message)
+
+
+_ID = re.compile(r"[0-9]{1,18}")
+
+
+def id_or_none(raw) -> int | None:
+    """A row id sent by a form or a link, or None when it is not one. ASCII digits only
+    (``str.isdigit()`` accepts "²", which ``int()`` refuses, and an Arabic-Indic one, which
+    ``int()`` reads as 1),
+    at most 18 of them, so it fits a bigint."""
+    if isinstance(raw, str) and _ID.fullmatch(raw):
+        return int(raw)
+    return None

@@ -22,7 +22,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from core import roles
 from core.errors import DomainError, InvalidTransition, ValidationFailed
-from core.http import apply_domain_error
+from core.http import apply_domain_error, id_or_none
 from core.roles import staff_required
 from orders.models import Order
 
@@ -381,14 +381,14 @@ def _undo(request, shipment, line_id=None):
 
 
 def _unscan(request, shipment):
-    line = request.POST.get("line", "")
-    if not line.isdigit():
+    line = id_or_none(request.POST.get("line"))
+    if line is None:
         return _stay(
             request,
             shipment,
             _feedback("error", "Cannot undo", "Choose a line to take a unit out of."),
         )
-    return _undo(request, shipment, int(line))
+    return _undo(request, shipment, line)
 
 
 def _parcel_add(request, shipment):
@@ -419,8 +419,8 @@ def _parcel_add(request, shipment):
 
 
 def _parcel_of(request, shipment) -> Parcel | None:
-    pid = request.POST.get("parcel", "")
-    return shipment.parcels.filter(pk=int(pid)).first() if pid.isdigit() else None
+    pid = id_or_none(request.POST.get("parcel"))
+    return shipment.parcels.filter(pk=pid).first() if pid is not None else None
 
 
 def _parcel_update(request, shipment):

@@ -11,7 +11,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from core import roles
 from core.errors import DomainError, ValidationFailed
-from core.http import flash_domain_error
+from core.http import flash_domain_error, id_or_none
 from core.roles import staff_required
 from inventory.models import Warehouse
 from orders.models import Order
@@ -108,8 +108,7 @@ def _pick_list_or_404(number) -> PickList:
 
 
 def _row_number(raw) -> int | None:
-    raw = (raw or "").removeprefix("row-")
-    return int(raw) if raw.isdigit() else None
+    return id_or_none((raw or "").removeprefix("row-"))
 
 
 def _render_pick_list(request, pl: PickList, *, error: dict | None = None, status=200):
@@ -148,13 +147,7 @@ def pick_list_download(request, number):
 
 
 def _line_ids(request) -> list[int]:
-    ids = []
-    for raw in request.POST.getlist("line"):
-        try:
-            ids.append(int(raw))
-        except ValueError:
-            continue
-    return ids
+    return [i for i in map(id_or_none, request.POST.getlist("line")) if i is not None]
 
 
 def _after_action(request, pl: PickList, *, anchor: str = ""):

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from core import roles
 from core.errors import DomainError
-from core.http import flash_domain_error
+from core.http import flash_domain_error, id_or_none
 from core.roles import has_role, staff_required
 from inventory.models import Warehouse
 
@@ -79,8 +79,9 @@ def label(request, number):
 @require_http_methods(["GET", "POST"])
 def manifests(request):
     if request.method == "POST":
-        carrier = Carrier.objects.filter(pk=request.POST.get("carrier") or 0).first()
-        warehouse = Warehouse.objects.filter(pk=request.POST.get("warehouse") or 0).first()
+        carrier_id, warehouse_id = id_or_none(request.POST.get("carrier")), id_or_none(request.POST.get("warehouse"))
+        carrier = Carrier.objects.filter(pk=carrier_id).first() if carrier_id else None
+        warehouse = Warehouse.objects.filter(pk=warehouse_id).first() if warehouse_id else None
         if carrier is None or warehouse is None:
             messages.error(request, "Choose the carrier and warehouse whose day to close.")
             return redirect("fulfillment:manifests")

@@ -185,6 +185,22 @@ def test_take_one_out_of_a_line(client, picked, warehouse_user):
     assert _packed(picked) == 0
 
 
+@pytest.mark.parametrize("bad", ["²", "١", "9" * 25, "x"])
+def test_odd_line_or_parcel_ids_are_refused_on_the_banner_not_a_500(client, picked, warehouse_user, bad):
+    client.force_login(warehouse_user)
+    _post(client, _url(picked), code="TEE-BLK-M")
+    Parcel.objects.create(shipment=picked, number=1, weight_grams=900)
+    before = (_packed(picked), sorted(Parcel.objects.values_list("pk", "weight_grams")))
+
+    _, page = _post(client, _url(picked), action="unscan", line=bad)
+    assert "Choose a line to take a unit out of." in page.content.decode()
+    for action in ("parcel_update", "parcel_remove"):
+        _, page = _post(client, _url(picked), action=action, parcel=bad)
+        assert "Parcel not found" in page.content.decode()
+
+    assert (_packed(picked), sorted(Parcel.objects.values_list("pk", "weight_grams"))) == before
+
+
 def test_scanning_another_shipment_number_moves_to_it(
     client, picked, warehouse_user, channel, manager, address, stocked_product
 ):

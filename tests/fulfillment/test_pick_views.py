@@ -195,3 +195,26 @@ def test_finance_may_not_confirm_lines(client, finance_user, pick_list):
     assert response.status_code == 403
     line.refresh_from_db()
     assert not line.pick_confirmed
+
+
+@pytest.mark.parametrize("line_value", ["²", "١", "9" * 25, ""])
+@pytest.mark.parametrize("row", ["row-²", "row-9999999999999999999999"])
+@pytest.mark.parametrize("action", ["pick_confirm", "pick_short"])
+def test_odd_line_or_row_values_get_a_clear_refusal_not_a_500(client, warehouse_user, pick_list, action, line_value, row):
+    client.force_login(warehouse_user)
+    before = sorted(ShipmentLine.objects.values_list("pk", "quantity", "quantity_picked", "quantity_short",
+                                                     "pick_confirmed"))
+    url = reverse(f"fulfillment:{action}", args=[pick_list.number])
+    data = {"line": line_value, "row": row, "found": "0"}
+
+    fragment = client.post(url, data, **HTMX)
+    page = client.post(url, data)
+
+    said = "Choose the line you picked." if action == "pick_confirm" else "A line is not on pick list"
+    assert fragment.status_code in (409, 422)
+    assert said in fragment.content.decode()
+    assert page.status_code == 302
+    assert any(said in m for m in _messages(page))
+    after = sorted(ShipmentLine.objects.values_list("pk", "quantity", "quantity_picked", "quantity_short",
+                                                    "pick_confirmed"))
+    assert after == before

@@ -209,6 +209,20 @@ def test_manifests_screen_refuses_a_future_day(client, warehouse_user, sim, ware
     assert not Manifest.objects.exists()
 
 
+@pytest.mark.parametrize("field", ["carrier", "warehouse"])
+@pytest.mark.parametrize("bad", ["abc", "²", "١", "9" * 25, ""])
+def test_manifests_screen_refuses_an_odd_carrier_or_warehouse_id(client, warehouse_user, sim, warehouses, field, bad):
+    client.force_login(warehouse_user)
+    data = {"carrier": str(sim.pk), "warehouse": str(warehouses[0].pk), field: bad}
+
+    response = client.post(reverse("fulfillment:manifests"), data)
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("fulfillment:manifests")
+    assert "Choose the carrier and warehouse whose day to close." in _messages(response)
+    assert not Manifest.objects.exists()
+
+
 def test_unknown_manifest_is_404(client, warehouse_user):
     client.force_login(warehouse_user)
     assert client.get(reverse("fulfillment:manifest", args=["MF-NOPE"])).status_code == 404

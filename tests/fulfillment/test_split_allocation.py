@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from fulfillment.models import PickList
-from fulfillment.picking import pick_list_create, pick_lines_confirm
+from fulfillment.picking import pick_lines_confirm, pick_list_create
 from fulfillment.services import (
     shipment_cancel,
     shipment_confirm_packed,
