@@ -30,6 +30,8 @@ SHIPMENT_TRANSITIONS: dict[str, set[str]] = {
 }
 OPEN_STATUSES = {S.PENDING, S.PICKING, S.PACKED}
 IN_FLIGHT_STATUSES = {S.SHIPPED, S.IN_TRANSIT, S.OUT_FOR_DELIVERY, S.EXCEPTION}
+# Handed to the carrier at some point: what carrier news can be about.
+SHIPPED_STATUSES = {*IN_FLIGHT_STATUSES, S.DELIVERED, S.RETURNED_TO_SENDER}
 
 # How far along a shipment is, for "never backwards": a tracking event whose status ranks
 # below the shipment's current one is stored but does not move the shipment.

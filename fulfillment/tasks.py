@@ -29,3 +29,11 @@ def feedback_requests_due() -> int:
     from .feedback import feedback_requests_due as queue
 
     return queue()
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def tracking_unmatched_sweep() -> int:
+    """Apply kept carrier news whose tracking number now belongs to a shipment that left."""
+    from .tracking import tracking_unmatched_sweep as sweep
+
+    return sweep()

@@ -219,6 +219,20 @@ def tracking_unmatched_claim(*, shipment: Shipment) -> int:
     return recorded
 
 
+def tracking_unmatched_sweep(*, limit: int = 200) -> int:
+    """Kept news whose tracking number now belongs to a shipment that has left: apply it.
+    Closes the gap of an event kept while its shipment's hand-over was committing (after
+    that hand-over's own claim ran). Returns the number of events recorded."""
+    codes = list(
+        UnmatchedTrackingEvent.objects.filter(matched_shipment__isnull=True)
+        .values_list("tracking_code", flat=True).distinct()[:limit]
+    )
+    recorded = 0
+    for s in Shipment.objects.filter(tracking_number__in=codes, status__in=IN_FLIGHT_STATUSES):
+        recorded += tracking_unmatched_claim(shipment=s)
+    return recorded
+
+
 # ---------------------------------------------------------------- late parcels
 
 

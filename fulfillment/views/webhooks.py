@@ -17,14 +17,13 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from ..carriers import easypost
-from ..choices import IN_FLIGHT_STATUSES, CarrierAdapter, ShipmentStatus
+from ..choices import SHIPPED_STATUSES, CarrierAdapter
 from ..models import Carrier, Shipment
 from ..tracking import tracking_events_record, tracking_unmatched_keep
 
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
-SHIPPED_STATUSES = {*IN_FLIGHT_STATUSES, ShipmentStatus.DELIVERED, ShipmentStatus.RETURNED_TO_SENDER}
 
 
 def _problem(request, status: int, title: str, detail: str) -> HttpResponse:

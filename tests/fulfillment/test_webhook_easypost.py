@@ -323,3 +323,24 @@ def test_news_for_a_packed_shipment_with_a_label_is_kept_until_it_is_handed_over
     shipped.refresh_from_db()
     assert shipped.status == "delivered"
     assert UnmatchedTrackingEvent.objects.get().matched_shipment == shipped
+
+
+def test_news_kept_while_the_hand_over_committed_is_applied_by_the_sweep(easypost, placed_order, manager):
+    """An event kept just after the hand-over's own claim ran is not lost: the beat sweep
+    applies kept news to shipments that have left."""
+    from fulfillment.tracking import tracking_unmatched_sweep
+
+    s = shipments_create(order=placed_order, actor=manager)[0]
+    shipment_confirm_picked(shipment=s, actor=manager)
+    shipment_confirm_packed(shipment=s, actor=manager)
+    shipment_ship(shipment=s, carrier=easypost, tracking_number="EZ7", actor=manager)
+    # As if the webhook had kept it while the hand-over was still committing.
+    details = [{"message": "Out for delivery", "status": "out_for_delivery", "datetime": "2026-11-26T08:00:00Z",
+                "tracking_location": {"city": "DAYTON", "state": "OH", "country": "US"}}]
+    payload = json.loads(as_bytes(tracker_event(tracking_code="EZ7", details=details, event_id="evt_o")))
+    UnmatchedTrackingEvent.objects.create(carrier=easypost, tracking_code="EZ7", dedupe_key="evt_o", payload=payload)
+
+    assert tracking_unmatched_sweep() == 1
+    assert Shipment.objects.get(pk=s.pk).status == "out_for_delivery"
+    assert UnmatchedTrackingEvent.objects.get().matched_shipment_id == s.pk
+    assert tracking_unmatched_sweep() == 0  # nothing twice
