@@ -16,9 +16,18 @@ app.conf.beat_schedule = {
     "sweep-restock-alerts": {"task": "inventory.tasks.sweep_restock_alerts", "schedule": 300.0},
     # Tracking (issue C): poll carriers that do not push; late parcels; delivery feedback.
     "tracking-sync-due": {"task": "fulfillment.tasks.tracking_sync_due", "schedule": 300.0},
-    "tracking-unmatched-sweep": {"task": "fulfillment.tasks.tracking_unmatched_sweep", "schedule": 600.0},
-    "shipments-late-notify": {"task": "fulfillment.tasks.shipments_late_notify", "schedule": 3600.0},
-    "feedback-requests-due": {"task": "fulfillment.tasks.feedback_requests_due", "schedule": 3600.0},
+    "tracking-unmatched-sweep": {
+        "task": "fulfillment.tasks.tracking_unmatched_sweep",
+        "schedule": 600.0,
+    },
+    "shipments-late-notify": {
+        "task": "fulfillment.tasks.shipments_late_notify",
+        "schedule": 3600.0,
+    },
+    "feedback-requests-due": {
+        "task": "fulfillment.tasks.feedback_requests_due",
+        "schedule": 3600.0,
+    },
     # Used idempotency keys are kept a week, then purged.
     "purge-idempotency-keys": {"task": "orders.tasks.purge_idempotency_keys", "schedule": 86400.0},
 }

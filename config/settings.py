@@ -214,7 +214,9 @@ LOGGING = {
 }
 
 ORDER_NUMBER_PREFIX = env.str("ORDER_NUMBER_PREFIX", default="NW-")
-MERCHANT_ADDRESS = env.str("MERCHANT_ADDRESS", default="Northwind Outfitters GmbH\nHafenstraße 12\n20457 Hamburg\nGermany")
+MERCHANT_ADDRESS = env.str(
+    "MERCHANT_ADDRESS", default="Northwind Outfitters GmbH\nHafenstraße 12\n20457 Hamburg\nGermany"
+)
 
 # Automatic holds at placement (issue B): orders above this total (in the order's currency)
 # wait for a review; a probable duplicate is the same customer with the same lines within

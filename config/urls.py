@@ -9,7 +9,13 @@ from fulfillment.views.webhooks import easypost_webhook
 urlpatterns = [
     path("api/v1/", include("core.api")),
     path("healthz", healthz, name="healthz"),
-    path("login/", auth_views.LoginView.as_view(template_name="auth/login.html", redirect_authenticated_user=True), name="login"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(
+            template_name="auth/login.html", redirect_authenticated_user=True
+        ),
+        name="login",
+    ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("webhooks/carriers/easypost/", easypost_webhook, name="easypost_webhook"),

@@ -34,6 +34,7 @@ from .models import Sequence
 
 ACTION_FORM_TEMPLATE = "admin/orderline/action_form.html"
 
+
 def is_manager(user) -> bool:
     return roles.has_role(user, (roles.MANAGER,))
 

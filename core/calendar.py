@@ -16,7 +16,9 @@ def add_working_days(day: datetime.date, days: int) -> datetime.date:
     return day
 
 
-def promised_ship_date(*, placed_at: datetime.datetime, cutoff: datetime.time, handling_days: int) -> datetime.date:
+def promised_ship_date(
+    *, placed_at: datetime.datetime, cutoff: datetime.time, handling_days: int
+) -> datetime.date:
     """Placed before the cut-off on a working day: handling days count from that day (0 means it
     leaves the same day). After the cut-off, or on a weekend, they count from the next working day."""
     local = timezone.localtime(placed_at)

@@ -27,7 +27,9 @@ class InvalidTransition(DomainError):
 
 
 class OutOfStock(DomainError):
-    def __init__(self, message: str, *, shortages: list[dict] | None = None, field: str | None = None):
+    def __init__(
+        self, message: str, *, shortages: list[dict] | None = None, field: str | None = None
+    ):
         super().__init__(message, field=field, code="out_of_stock")
         self.shortages = shortages or []
 

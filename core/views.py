@@ -20,7 +20,11 @@ def _broker_state() -> dict:
     try:
         with app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
-            transport = conn.transport_cls if isinstance(conn.transport_cls, str) else conn.transport.driver_type
+            transport = (
+                conn.transport_cls
+                if isinstance(conn.transport_cls, str)
+                else conn.transport.driver_type
+            )
         return {"ok": True, "transport": str(transport)}
     except Exception as exc:
         return {"ok": False, "error": exc.__class__.__name__}
@@ -34,5 +38,6 @@ def healthz(request):
     broker = _broker_state()
     ok = db["ok"] and broker["ok"]
     return JsonResponse(
-        {"status": "ok" if ok else "unavailable", "database": db, "broker": broker}, status=200 if ok else 503
+        {"status": "ok" if ok else "unavailable", "database": db, "broker": broker},
+        status=200 if ok else 503,
     )

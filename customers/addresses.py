@@ -22,18 +22,95 @@ class CountryRule:
 
 
 US_STATES = frozenset(
-    ["AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN", "IA", "KS", "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM", "NY", "NC", "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA", "WV", "WI", "WY", "PR", "VI", "GU", "AS", "MP", "AA", "AE", "AP"]
+    [
+        "AL",
+        "AK",
+        "AZ",
+        "AR",
+        "CA",
+        "CO",
+        "CT",
+        "DE",
+        "DC",
+        "FL",
+        "GA",
+        "HI",
+        "ID",
+        "IL",
+        "IN",
+        "IA",
+        "KS",
+        "KY",
+        "LA",
+        "ME",
+        "MD",
+        "MA",
+        "MI",
+        "MN",
+        "MS",
+        "MO",
+        "MT",
+        "NE",
+        "NV",
+        "NH",
+        "NJ",
+        "NM",
+        "NY",
+        "NC",
+        "ND",
+        "OH",
+        "OK",
+        "OR",
+        "PA",
+        "RI",
+        "SC",
+        "SD",
+        "TN",
+        "TX",
+        "UT",
+        "VT",
+        "VA",
+        "WA",
+        "WV",
+        "WI",
+        "WY",
+        "PR",
+        "VI",
+        "GU",
+        "AS",
+        "MP",
+        "AA",
+        "AE",
+        "AP",
+    ]
 )
-CA_PROVINCES = frozenset(["AB", "BC", "MB", "NB", "NL", "NS", "NT", "NU", "ON", "PE", "QC", "SK", "YT"])
+CA_PROVINCES = frozenset(
+    ["AB", "BC", "MB", "NB", "NL", "NS", "NT", "NU", "ON", "PE", "QC", "SK", "YT"]
+)
 
 # UK postcodes: outward code (area letters, district) + inward code (digit, two letters).
 _GB = r"(GIR 0AA|[A-PR-UWYZ](?:[0-9][0-9A-HJKPS-UW]?|[A-HK-Y][0-9][0-9ABEHMNPRV-Y]?) [0-9][ABD-HJLNP-UW-Z]{2})"
 
 RULES: dict[str, CountryRule] = {
-    "US": CountryRule("US", r"\d{5}(-\d{4})?", "94107 or 94107-1234", region_label="state",
-                      regions=US_STATES, region_example="CA", postal_label="ZIP code", normalise="us"),
-    "CA": CountryRule("Canadian", r"[ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z] \d[ABCEGHJ-NPRSTV-Z]\d", "K1A 0B1",
-                      region_label="province", regions=CA_PROVINCES, region_example="ON", normalise="ca"),
+    "US": CountryRule(
+        "US",
+        r"\d{5}(-\d{4})?",
+        "94107 or 94107-1234",
+        region_label="state",
+        regions=US_STATES,
+        region_example="CA",
+        postal_label="ZIP code",
+        normalise="us",
+    ),
+    "CA": CountryRule(
+        "Canadian",
+        r"[ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z] \d[ABCEGHJ-NPRSTV-Z]\d",
+        "K1A 0B1",
+        region_label="province",
+        regions=CA_PROVINCES,
+        region_example="ON",
+        normalise="ca",
+    ),
     "GB": CountryRule("UK", _GB, "SW1A 1AA", postal_label="Postcode", normalise="gb"),
     "DE": CountryRule("German", r"\d{5}", "10115"),
     "FR": CountryRule("French", r"\d{5}", "75011"),
@@ -50,7 +127,27 @@ RULES: dict[str, CountryRule] = {
 }
 
 # Countries whose post works without postal codes.
-NO_POSTAL_CODE = frozenset(["AE", "AG", "AO", "AW", "BS", "BZ", "FJ", "GD", "GH", "HK", "IE", "JM", "KI", "QA", "TT", "UG", "ZW"])
+NO_POSTAL_CODE = frozenset(
+    [
+        "AE",
+        "AG",
+        "AO",
+        "AW",
+        "BS",
+        "BZ",
+        "FJ",
+        "GD",
+        "GH",
+        "HK",
+        "IE",
+        "JM",
+        "KI",
+        "QA",
+        "TT",
+        "UG",
+        "ZW",
+    ]
+)
 _DEFAULT_POSTAL = re.compile(r"[A-Z0-9][A-Z0-9 \-]{1,8}[A-Z0-9]")
 
 FIELD_LABELS = {
@@ -112,7 +209,9 @@ def address_validate(data: dict, *, prefix: str = "") -> AddressCheck:
     postal_code, country (an order's `ship_*` fields can be passed with `prefix="ship_"`).
     Error keys carry the same prefix, so a form can show each next to its field."""
     get = lambda key: _squash(data.get(f"{prefix}{key}", ""))  # noqa: E731
-    address = {k: get(k) for k in ("name", "line1", "line2", "city", "region", "postal_code", "country")}
+    address = {
+        k: get(k) for k in ("name", "line1", "line2", "city", "region", "postal_code", "country")
+    }
     address["country"] = address["country"].upper()
     country = address["country"]
     errors: dict[str, list[str]] = {}
@@ -124,8 +223,11 @@ def address_validate(data: dict, *, prefix: str = "") -> AddressCheck:
         err("country", "Country is missing: choose the destination country.")
     elif len(country) != 2 or not country.isalpha():
         err("country", f"Country {country} is not a two-letter country code (like DE or US).")
-    for key, what in (("name", "the recipient's name"), ("line1", "the street and house number"),
-                      ("city", "the city")):
+    for key, what in (
+        ("name", "the recipient's name"),
+        ("line1", "the street and house number"),
+        ("city", "the city"),
+    ):
         if not address[key]:
             err(key, f"{FIELD_LABELS[key]} is missing: enter {what}.")
 
@@ -136,30 +238,47 @@ def address_validate(data: dict, *, prefix: str = "") -> AddressCheck:
     label = rule.postal_label if rule else "Postal code"
     if rule:
         if not code:
-            err("postal_code", f"{label} is missing: {rule.article} {rule.name} address needs one (like {rule.example}).")
+            err(
+                "postal_code",
+                f"{label} is missing: {rule.article} {rule.name} address needs one (like {rule.example}).",
+            )
         elif not re.fullmatch(rule.postal_pattern, code):
             noun = label if label.isupper() or label.startswith("ZIP") else label.lower()
-            err("postal_code", f"{label} {_squash(raw_code)} is not {rule.article} {rule.name} {noun} "
-                               f"(like {rule.example}).")
+            err(
+                "postal_code",
+                f"{label} {_squash(raw_code)} is not {rule.article} {rule.name} {noun} "
+                f"(like {rule.example}).",
+            )
         if rule.region_label:
             region = address["region"].upper()
             address["region"] = region
             if not region:
-                err("region", f"{rule.region_label.capitalize()} is missing: {rule.article} {rule.name} address needs "
-                              f"the {rule.region_label} (two letters, like {rule.region_example}).")
+                err(
+                    "region",
+                    f"{rule.region_label.capitalize()} is missing: {rule.article} {rule.name} address needs "
+                    f"the {rule.region_label} (two letters, like {rule.region_example}).",
+                )
             elif rule.regions and region not in rule.regions:
-                err("region", f"{rule.region_label.capitalize()} {region} is not a {rule.name} "
-                              f"{rule.region_label} code (two letters, like {rule.region_example}).")
+                err(
+                    "region",
+                    f"{rule.region_label.capitalize()} {region} is not a {rule.name} "
+                    f"{rule.region_label} code (two letters, like {rule.region_example}).",
+                )
     elif country and country not in NO_POSTAL_CODE and len(country) == 2:
         if not code:
             err("postal_code", "Postal code is missing: enter the postal code.")
         elif not _DEFAULT_POSTAL.fullmatch(code):
-            err("postal_code", f"Postal code {raw_code} does not look like a postal code "
-                               "(3 to 10 letters and digits).")
+            err(
+                "postal_code",
+                f"Postal code {raw_code} does not look like a postal code "
+                "(3 to 10 letters and digits).",
+            )
     return AddressCheck(address=address, errors=errors)
 
 
 def order_address(order) -> dict:
     """An order's delivery address as `address_validate` takes it."""
-    return {k: getattr(order, f"ship_{k}") for k in ("name", "line1", "line2", "city", "region",
-                                                     "postal_code", "country")}
+    return {
+        k: getattr(order, f"ship_{k}")
+        for k in ("name", "line1", "line2", "city", "region", "postal_code", "country")
+    }

@@ -35,4 +35,6 @@ class Address(TimeStampedModel):
         verbose_name_plural = "addresses"
 
     def __str__(self) -> str:
-        return ", ".join(p for p in [self.name, self.line1, self.postal_code, self.city, self.country] if p)
+        return ", ".join(
+            p for p in [self.name, self.line1, self.postal_code, self.city, self.country] if p
+        )

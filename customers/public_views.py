@@ -197,16 +197,29 @@ def _tracking_lines(shipment) -> list[TrackingLine]:
             detail_parts = []
         if e.location:
             detail_parts.append(e.location)
-        lines.append(TrackingLine(e.occurred_at, words, " · ".join(detail_parts), TRACKING_TONES.get(e.status, "neutral")))
+        lines.append(
+            TrackingLine(
+                e.occurred_at,
+                words,
+                " · ".join(detail_parts),
+                TRACKING_TONES.get(e.status, "neutral"),
+            )
+        )
     if shipment.shipped_at:
         carrier = shipment.carrier.name if shipment.carrier else "the carrier"
-        lines.append(TrackingLine(shipment.shipped_at, f"Handed to {carrier}", "Left our warehouse"))
+        lines.append(
+            TrackingLine(shipment.shipped_at, f"Handed to {carrier}", "Left our warehouse")
+        )
     return lines
 
 
 def _expected(shipment, today) -> dict | None:
     """When the parcel should arrive, and whether that has passed."""
-    if shipment.status not in IN_FLIGHT_STATUSES and shipment.status not in (S.PACKED, S.PICKING, S.PENDING):
+    if shipment.status not in IN_FLIGHT_STATUSES and shipment.status not in (
+        S.PACKED,
+        S.PICKING,
+        S.PENDING,
+    ):
         return None
     if not shipment.expected_delivery_date:
         return None
@@ -360,7 +373,9 @@ def page(request, order: Order):
             "tone": SHIPMENT_WORDS.get(s.status, ("", "neutral"))[1],
             "items": [(sl.order_line, sl.quantity) for sl in s.lines.all()],
             "tracking": _tracking_lines(s),
-            "problem": next((e.message for e in s.tracking_events.all() if e.status == S.EXCEPTION), "").rstrip("."),
+            "problem": next(
+                (e.message for e in s.tracking_events.all() if e.status == S.EXCEPTION), ""
+            ).rstrip("."),
             "expected": _expected(s, today),
         }
         for i, s in enumerate(shipments, start=1)
@@ -384,7 +399,9 @@ def page(request, order: Order):
         "can_return": bool(returnable),
         "payment_words": PAYMENT_WORDS.get(order.payment_status, ("", "neutral")),
         "merchant_address": settings.MERCHANT_ADDRESS,
-        "returned_to_sender": [p for p in parcels if p["shipment"].status == ShipmentStatus.RETURNED_TO_SENDER],
+        "returned_to_sender": [
+            p for p in parcels if p["shipment"].status == ShipmentStatus.RETURNED_TO_SENDER
+        ],
         "feedback": _feedback_of(order),
         "can_rate": not cancelled and any(s.status == ShipmentStatus.DELIVERED for s in shipments),
         "feedback_form": FeedbackForm(),
@@ -489,7 +506,9 @@ def feedback(request, order: Order):
         if form.is_valid():
             try:
                 stored, created = feedback_submit(
-                    order=order, rating=form.cleaned_data["rating"], comment=form.cleaned_data["comment"]
+                    order=order,
+                    rating=form.cleaned_data["rating"],
+                    comment=form.cleaned_data["comment"],
                 )
             except DomainError as exc:
                 apply_domain_error(form, exc)

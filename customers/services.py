@@ -26,8 +26,14 @@ def address_errors(data: dict, *, prefix: str = "") -> dict[str, list[str]]:
     return errors
 
 
-def customer_get_or_create(*, email: str, name: str, phone: str = "", existing: Customer | None = None,
-                           looked_up: bool = False) -> Customer:
+def customer_get_or_create(
+    *,
+    email: str,
+    name: str,
+    phone: str = "",
+    existing: Customer | None = None,
+    looked_up: bool = False,
+) -> Customer:
     """The customer with this email (any case), created if new. ``looked_up`` says the caller
     has just looked (``existing`` is what it found), which saves the lookup. Race-safe: two
     first orders of one new customer at the same moment end with one customer row."""
@@ -59,7 +65,9 @@ def _customer_upsert(*, email: str, name: str, phone: str) -> Customer:
             [email, name, phone, now, now],
         )
         pk, email, name, phone, created_at, updated_at = cursor.fetchone()
-    return Customer(pk=pk, email=email, name=name, phone=phone, created_at=created_at, updated_at=updated_at)
+    return Customer(
+        pk=pk, email=email, name=name, phone=phone, created_at=created_at, updated_at=updated_at
+    )
 
 
 def address_values(data: dict) -> dict[str, str]:
@@ -69,7 +77,9 @@ def address_values(data: dict) -> dict[str, str]:
     return values
 
 
-def address_remember(*, customer: Customer, data: dict, known: bool | None = None, first: bool | None = None) -> Address | None:
+def address_remember(
+    *, customer: Customer, data: dict, known: bool | None = None, first: bool | None = None
+) -> Address | None:
     """Keep an address in the customer's address book (once), made default if it is the first.
     ``known``/``first`` let a caller that has already looked skip the lookups."""
     values = address_values(data)

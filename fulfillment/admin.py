@@ -62,7 +62,15 @@ class CarrierForm(forms.ModelForm):
 
     class Meta:
         model = Carrier
-        fields = ["name", "code", "adapter", "tracking_url_template", "webhook_secret", "poll_interval_minutes", "active"]
+        fields = [
+            "name",
+            "code",
+            "adapter",
+            "tracking_url_template",
+            "webhook_secret",
+            "poll_interval_minutes",
+            "active",
+        ]
 
     def clean_webhook_secret(self):
         value = self.cleaned_data.get("webhook_secret", "")
@@ -74,15 +82,32 @@ class CarrierForm(forms.ModelForm):
 @admin.register(Carrier)
 class CarrierAdmin(BackOfficeAdmin):
     form = CarrierForm
-    list_display = ["name", "code", "adapter", "service_count", "secret_set", "tracking_url_template", "active"]
+    list_display = [
+        "name",
+        "code",
+        "adapter",
+        "service_count",
+        "secret_set",
+        "tracking_url_template",
+        "active",
+    ]
     list_filter = ["active", "adapter"]
     search_fields = ["name", "code"]
     prepopulated_fields = {"code": ["name"]}
     inlines = [CarrierServiceInline]
     fieldsets = [
         (None, {"fields": ["name", "code", "adapter", "active"]}),
-        ("Tracking", {"fields": ["tracking_url_template", "poll_interval_minutes", "webhook_secret",
-                                 "clear_webhook_secret"]}),
+        (
+            "Tracking",
+            {
+                "fields": [
+                    "tracking_url_template",
+                    "poll_interval_minutes",
+                    "webhook_secret",
+                    "clear_webhook_secret",
+                ]
+            },
+        ),
     ]
 
     def get_queryset(self, request):

@@ -36,8 +36,16 @@ SHIPPED_STATUSES = {*IN_FLIGHT_STATUSES, S.DELIVERED, S.RETURNED_TO_SENDER}
 # How far along a shipment is, for "never backwards": a tracking event whose status ranks
 # below the shipment's current one is stored but does not move the shipment.
 STATUS_RANK: dict[str, int] = {
-    S.PENDING: 0, S.PICKING: 1, S.PACKED: 2, S.SHIPPED: 3, S.IN_TRANSIT: 4, S.EXCEPTION: 4,
-    S.OUT_FOR_DELIVERY: 5, S.DELIVERED: 6, S.RETURNED_TO_SENDER: 7, S.CANCELLED: 0,
+    S.PENDING: 0,
+    S.PICKING: 1,
+    S.PACKED: 2,
+    S.SHIPPED: 3,
+    S.IN_TRANSIT: 4,
+    S.EXCEPTION: 4,
+    S.OUT_FOR_DELIVERY: 5,
+    S.DELIVERED: 6,
+    S.RETURNED_TO_SENDER: 7,
+    S.CANCELLED: 0,
 }
 
 

@@ -48,7 +48,7 @@ def html_to_pdf(html: str) -> bytes:
     match = _STYLE.search(html)
     if match:
         stylesheets.append(_stylesheet(match.group(1)))
-        html = html[: match.start()] + html[match.end():]
+        html = html[: match.start()] + html[match.end() :]
     return HTML(string=html, base_url=str(settings.BASE_DIR)).write_pdf(stylesheets=stylesheets)
 
 
@@ -107,12 +107,15 @@ def tote_index(totes: list) -> dict:
     """The printed tote index as fixed-width text columns (tote, shipment, order, ship by,
     units), the ship-to last so that a long one wraps without pushing the columns about.
     `indent` is where the ship-to starts, in characters of the monospaced font."""
-    tw, sw, ow, bw = (max([len(h)] + [len(v) for v in values]) + 2 for h, values in [
-        ("Tote", [s.tote for s in totes]),
-        ("Shipment", [s.number for s in totes]),
-        ("Order", [s.order.number for s in totes]),
-        ("Ship by", [s.ship_by + (" LATE" if s.late else "") or "—" for s in totes]),
-    ])
+    tw, sw, ow, bw = (
+        max([len(h)] + [len(v) for v in values]) + 2
+        for h, values in [
+            ("Tote", [s.tote for s in totes]),
+            ("Shipment", [s.number for s in totes]),
+            ("Order", [s.order.number for s in totes]),
+            ("Ship by", [s.ship_by + (" LATE" if s.late else "") or "—" for s in totes]),
+        ]
+    )
     rows = []
     for s in totes:
         o = s.order
@@ -120,13 +123,28 @@ def tote_index(totes: list) -> dict:
         if o.shipping_method:
             ship_to += f" · {o.shipping_method}"
         by = (s.ship_by + " LATE") if s.late else (s.ship_by or "—")
-        rows.append({"tote": s.tote.ljust(tw), "refs": s.number.ljust(sw) + o.number.ljust(ow),
-                     "by": by.ljust(bw), "late": s.late, "rest": f"{s.units or 0:>5}  {ship_to}"})
-    header = "Tote".ljust(tw) + "Shipment".ljust(sw) + "Order".ljust(ow) + "Ship by".ljust(bw) + "Units  Ship to"
+        rows.append(
+            {
+                "tote": s.tote.ljust(tw),
+                "refs": s.number.ljust(sw) + o.number.ljust(ow),
+                "by": by.ljust(bw),
+                "late": s.late,
+                "rest": f"{s.units or 0:>5}  {ship_to}",
+            }
+        )
+    header = (
+        "Tote".ljust(tw)
+        + "Shipment".ljust(sw)
+        + "Order".ljust(ow)
+        + "Ship by".ljust(bw)
+        + "Units  Ship to"
+    )
     return {"header": header, "rows": rows, "indent": tw + sw + ow + bw + 7}
 
 
-def bulk_print_pdf(*, shipments: list[Shipment], parts=("pick_lists", "slips", "labels")) -> tuple[bytes, dict]:
+def bulk_print_pdf(
+    *, shipments: list[Shipment], parts=("pick_lists", "slips", "labels")
+) -> tuple[bytes, dict]:
     """One PDF for a batch: the pick lists the shipments are on, then their packing slips,
     then their labels. Returns (pdf, counts) where counts says how many documents of each
     part went in and which shipments had no label yet ("missing_labels")."""
@@ -167,7 +185,9 @@ def bulk_print_pdf(*, shipments: list[Shipment], parts=("pick_lists", "slips", "
             add(shipment_label_pdf(shipment=s))
             counts["labels"] += 1
     if not len(writer.pages):
-        raise DomainError("Nothing to print: none of the chosen shipments is on a pick list or has a label yet.")
+        raise DomainError(
+            "Nothing to print: none of the chosen shipments is on a pick list or has a label yet."
+        )
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue(), counts

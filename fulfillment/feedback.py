@@ -31,9 +31,16 @@ def feedback_requests_due(*, now=None, days: int | None = None, limit: int = 500
     now = now or timezone.now()
     days = settings.FEEDBACK_REQUEST_DAYS if days is None else days
     latest = now - datetime.timedelta(days=days)
-    delivered_at = (Shipment.objects.filter(order=OuterRef("pk"), status=ShipmentStatus.DELIVERED)
-                    .order_by().values("order").annotate(m=Max("delivered_at")).values("m"))
-    asked = Notification.objects.filter(order=OuterRef("pk"), kind=NotificationKind.FEEDBACK_REQUEST)
+    delivered_at = (
+        Shipment.objects.filter(order=OuterRef("pk"), status=ShipmentStatus.DELIVERED)
+        .order_by()
+        .values("order")
+        .annotate(m=Max("delivered_at"))
+        .values("m")
+    )
+    asked = Notification.objects.filter(
+        order=OuterRef("pk"), kind=NotificationKind.FEEDBACK_REQUEST
+    )
     orders = (
         Order.objects.filter(fulfillment_status=FulfillmentStatus.DELIVERED, feedback__isnull=True)
         .annotate(last_delivered=delivered_at)
@@ -44,8 +51,12 @@ def feedback_requests_due(*, now=None, days: int | None = None, limit: int = 500
     queued = 0
     for order in orders:
         with transaction.atomic():
-            if notification_queue(order=order, kind=NotificationKind.FEEDBACK_REQUEST, key="",
-                                  payload={"delivered_at": order.last_delivered.isoformat()}):
+            if notification_queue(
+                order=order,
+                kind=NotificationKind.FEEDBACK_REQUEST,
+                key="",
+                payload={"delivered_at": order.last_delivered.isoformat()},
+            ):
                 queued += 1
     return queued
 
@@ -67,7 +78,9 @@ def feedback_submit(*, order: Order, rating, comment: str = "") -> tuple[Deliver
         errors["rating"] = ["Choose a rating from 1 (poor) to 5 (excellent)."]
     comment = (comment or "").strip()
     if len(comment) > COMMENT_MAX:
-        errors["comment"] = [f"Keep the comment under {COMMENT_MAX} characters (it has {len(comment)})."]
+        errors["comment"] = [
+            f"Keep the comment under {COMMENT_MAX} characters (it has {len(comment)})."
+        ]
     if errors:
         raise ValidationFailed(errors)
     with transaction.atomic():
@@ -79,12 +92,18 @@ def feedback_submit(*, order: Order, rating, comment: str = "") -> tuple[Deliver
             raise DomainError("You can rate the delivery once your order has arrived.")
         try:
             with transaction.atomic():
-                feedback = DeliveryFeedback.objects.create(order=locked, rating=value, comment=comment)
+                feedback = DeliveryFeedback.objects.create(
+                    order=locked, rating=value, comment=comment
+                )
         except IntegrityError:
             return DeliveryFeedback.objects.get(order=locked), False
         order_event_add(
-            order=locked, type=EventType.FEEDBACK, actor=None, source=EventSource.CUSTOMER,
-            message=f"Customer rated the delivery {value}/5" + (f": “{comment}”" if comment else "."),
+            order=locked,
+            type=EventType.FEEDBACK,
+            actor=None,
+            source=EventSource.CUSTOMER,
+            message=f"Customer rated the delivery {value}/5"
+            + (f": “{comment}”" if comment else "."),
             payload={"rating": value},
         )
     return feedback, True

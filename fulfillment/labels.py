@@ -31,7 +31,9 @@ class LabelContent:
     express: bool = False
 
 
-def barcode_svg(data: str, *, module_mm: float = MODULE_MM, height_mm: float = BAR_HEIGHT_MM) -> bytes:
+def barcode_svg(
+    data: str, *, module_mm: float = MODULE_MM, height_mm: float = BAR_HEIGHT_MM
+) -> bytes:
     """A Code 128 barcode of `data` as a compact SVG: one black rectangle per bar on white,
     a quiet zone of 10 modules either side (bars only; the text is printed by the label).
 
@@ -44,10 +46,14 @@ def barcode_svg(data: str, *, module_mm: float = MODULE_MM, height_mm: float = B
     width = (len(modules) + 2 * quiet) * module_mm
     bars = []
     for run in re.finditer("1+", modules):
-        bars.append(f'<rect x="{(quiet + run.start()) * module_mm:.3f}mm" y="0mm" '
-                    f'width="{len(run.group()) * module_mm:.3f}mm" height="{height_mm:g}mm" style="fill:black"/>')
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.3f}mm" height="{height_mm:g}mm">'
-            f'<rect width="100%" height="100%" style="fill:white"/>{"".join(bars)}</svg>').encode("ascii")
+        bars.append(
+            f'<rect x="{(quiet + run.start()) * module_mm:.3f}mm" y="0mm" '
+            f'width="{len(run.group()) * module_mm:.3f}mm" height="{height_mm:g}mm" style="fill:black"/>'
+        )
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.3f}mm" height="{height_mm:g}mm">'
+        f'<rect width="100%" height="100%" style="fill:white"/>{"".join(bars)}</svg>'
+    ).encode("ascii")
 
 
 def barcode_data_uri(data: str) -> str:
@@ -63,8 +69,15 @@ def label_html(content: LabelContent) -> str:
     to = content.ship_to
     city_line = " ".join(p for p in [to.get("postal_code", ""), to.get("city", "")] if p)
     if to.get("region"):
-        city_line = " ".join(p for p in [to.get("city", ""), to.get("region", ""), to.get("postal_code", "")] if p) \
-            if to.get("country") in ("US", "CA") else f"{city_line} ({to['region']})"
+        city_line = (
+            " ".join(
+                p
+                for p in [to.get("city", ""), to.get("region", ""), to.get("postal_code", "")]
+                if p
+            )
+            if to.get("country") in ("US", "CA")
+            else f"{city_line} ({to['region']})"
+        )
     return render_to_string(
         "fulfillment/pdf/label.html",
         {
@@ -72,15 +85,37 @@ def label_html(content: LabelContent) -> str:
             "to_lines": [to.get("name", ""), to.get("line1", ""), to.get("line2", "")],
             "to_city_line": city_line,
             "to_country": to.get("country", ""),
-            "from_lines": [v for v in [content.ship_from.get("name", ""), content.ship_from.get("line1", ""),
-                                       " ".join(p for p in [content.ship_from.get("postal_code", ""),
-                                                            content.ship_from.get("city", "")] if p),
-                                       content.ship_from.get("country", "")] if v],
+            "from_lines": [
+                v
+                for v in [
+                    content.ship_from.get("name", ""),
+                    content.ship_from.get("line1", ""),
+                    " ".join(
+                        p
+                        for p in [
+                            content.ship_from.get("postal_code", ""),
+                            content.ship_from.get("city", ""),
+                        ]
+                        if p
+                    ),
+                    content.ship_from.get("country", ""),
+                ]
+                if v
+            ],
             "barcode": barcode_data_uri(content.tracking_number),
-            "parcels": [{"number": i + 1, "count": count, "weight": _weight(g)}
-                        for i, g in enumerate(content.weights_grams)],
+            "parcels": [
+                {"number": i + 1, "count": count, "weight": _weight(g)}
+                for i, g in enumerate(content.weights_grams)
+            ],
             "total_weight": _weight(sum(content.weights_grams)),
-            "route": " ".join(p for p in [to.get("country", ""), "".join(str(to.get("postal_code", "")).split())[:3]] if p),
+            "route": " ".join(
+                p
+                for p in [
+                    to.get("country", ""),
+                    "".join(str(to.get("postal_code", "")).split())[:3],
+                ]
+                if p
+            ),
         },
     )
 

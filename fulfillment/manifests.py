@@ -26,8 +26,20 @@ from .models import Carrier, Manifest, Shipment
 from .rates import shipment_weights
 
 CSV_COLUMNS = [
-    "manifest", "ship_date", "shipment", "order", "tracking_number", "carrier", "service", "parcels",
-    "weight_kg", "recipient", "postal_code", "city", "country", "shipped_at",
+    "manifest",
+    "ship_date",
+    "shipment",
+    "order",
+    "tracking_number",
+    "carrier",
+    "service",
+    "parcels",
+    "weight_kg",
+    "recipient",
+    "postal_code",
+    "city",
+    "country",
+    "shipped_at",
 ]
 
 
@@ -40,8 +52,9 @@ def _day_bounds(day: datetime.date) -> tuple[datetime.datetime, datetime.datetim
 def shipments_to_manifest(*, day: datetime.date | None = None, carrier=None, warehouse=None):
     """Shipments handed to a carrier on `day` (today) that are on no manifest yet."""
     start, end = _day_bounds(day or timezone.localdate())
-    qs = Shipment.objects.filter(shipped_at__gte=start, shipped_at__lt=end, manifest__isnull=True,
-                                 carrier__isnull=False).exclude(status=ShipmentStatus.CANCELLED)
+    qs = Shipment.objects.filter(
+        shipped_at__gte=start, shipped_at__lt=end, manifest__isnull=True, carrier__isnull=False
+    ).exclude(status=ShipmentStatus.CANCELLED)
     if carrier is not None:
         qs = qs.filter(carrier=carrier)
     if warehouse is not None:
@@ -55,36 +68,57 @@ def manifests_pending(*, day: datetime.date | None = None, days_back: int = 7) -
     day = day or timezone.localdate()
     start, _ = _day_bounds(day - datetime.timedelta(days=days_back))
     _, end = _day_bounds(day)
-    qs = (Shipment.objects.filter(shipped_at__gte=start, shipped_at__lt=end, manifest__isnull=True,
-                                  carrier__isnull=False).exclude(status=ShipmentStatus.CANCELLED)
-          .values_list("pk", "shipped_at", "carrier_id", "warehouse_id"))
+    qs = (
+        Shipment.objects.filter(
+            shipped_at__gte=start, shipped_at__lt=end, manifest__isnull=True, carrier__isnull=False
+        )
+        .exclude(status=ShipmentStatus.CANCELLED)
+        .values_list("pk", "shipped_at", "carrier_id", "warehouse_id")
+    )
     groups: dict[tuple, int] = {}
     for _pk, shipped_at, carrier_id, warehouse_id in qs:
         key = (timezone.localtime(shipped_at).date(), carrier_id, warehouse_id)
         groups[key] = groups.get(key, 0) + 1
     carriers = Carrier.objects.in_bulk({k[1] for k in groups})
     warehouses = Warehouse.objects.in_bulk({k[2] for k in groups})
-    rows = [{"day": d, "today": d == day, "carrier": carriers[c], "warehouse": warehouses[w], "count": n}
-            for (d, c, w), n in groups.items()]
+    rows = [
+        {
+            "day": d,
+            "today": d == day,
+            "carrier": carriers[c],
+            "warehouse": warehouses[w],
+            "count": n,
+        }
+        for (d, c, w), n in groups.items()
+    ]
     rows.sort(key=lambda r: (-r["day"].toordinal(), r["carrier"].name, r["warehouse"].code))
     return rows
 
 
 @transaction.atomic
-def manifest_close(*, carrier: Carrier, warehouse: Warehouse, actor, day: datetime.date | None = None) -> Manifest:
+def manifest_close(
+    *, carrier: Carrier, warehouse: Warehouse, actor, day: datetime.date | None = None
+) -> Manifest:
     """Close the day for one carrier and warehouse: a new manifest of every shipment that
     left today and is on no manifest yet. Refused when there is none."""
     roles.check_role(actor, roles.FULFIL)
     day = day or timezone.localdate()
     seq = sequence_next(name="manifest")
     manifest = Manifest.objects.create(
-        number=f"MF-{day:%Y%m%d}-{seq:04d}", carrier=carrier, warehouse=warehouse, ship_date=day,
+        number=f"MF-{day:%Y%m%d}-{seq:04d}",
+        carrier=carrier,
+        warehouse=warehouse,
+        ship_date=day,
         created_by=actor if getattr(actor, "pk", None) else None,
     )
-    claimed = shipments_to_manifest(day=day, carrier=carrier, warehouse=warehouse).update(manifest=manifest)
+    claimed = shipments_to_manifest(day=day, carrier=carrier, warehouse=warehouse).update(
+        manifest=manifest
+    )
     if not claimed:
-        raise DomainError(f"Nothing shipped with {carrier.name} from {warehouse.code} on {day:%d %b %Y} "
-                          "is waiting for a manifest.")
+        raise DomainError(
+            f"Nothing shipped with {carrier.name} from {warehouse.code} on {day:%d %b %Y} "
+            "is waiting for a manifest."
+        )
     return manifest
 
 
@@ -100,8 +134,11 @@ class ManifestRow:
 
 
 def manifest_rows(manifest: Manifest) -> list[ManifestRow]:
-    shipments = (manifest.shipments.select_related("order", "service", "carrier")
-                 .prefetch_related("parcels", "lines__order_line__product").order_by("shipped_at", "number"))
+    shipments = (
+        manifest.shipments.select_related("order", "service", "carrier")
+        .prefetch_related("parcels", "lines__order_line__product")
+        .order_by("shipped_at", "number")
+    )
     rows = []
     for s in shipments:
         parcels = list(s.parcels.all())
@@ -111,8 +148,11 @@ def manifest_rows(manifest: Manifest) -> list[ManifestRow]:
 
 
 def manifest_totals(rows: list[ManifestRow]) -> dict:
-    return {"shipments": len(rows), "parcels": sum(r.parcels for r in rows),
-            "weight_kg": f"{sum(r.weight_grams for r in rows) / 1000:.2f}"}
+    return {
+        "shipments": len(rows),
+        "parcels": sum(r.parcels for r in rows),
+        "weight_kg": f"{sum(r.weight_grams for r in rows) / 1000:.2f}",
+    }
 
 
 def manifest_csv(manifest: Manifest) -> str:
@@ -123,12 +163,26 @@ def manifest_csv(manifest: Manifest) -> str:
         s, o = r.shipment, r.shipment.order
         # Names, addresses and tracking numbers come from customers, channels and carriers:
         # a cell a spreadsheet would run as a formula is quoted.
-        writer.writerow([
-            manifest.number, manifest.ship_date.isoformat(), s.number, csv_safe(o.number), csv_safe(s.tracking_number),
-            csv_safe(manifest.carrier.code), csv_safe(s.service.code if s.service else ""), r.parcels, r.weight_kg,
-            csv_safe(o.ship_name), csv_safe(o.ship_postal_code), csv_safe(o.ship_city), csv_safe(o.ship_country),
-            timezone.localtime(s.shipped_at).isoformat(timespec="minutes") if s.shipped_at else "",
-        ])
+        writer.writerow(
+            [
+                manifest.number,
+                manifest.ship_date.isoformat(),
+                s.number,
+                csv_safe(o.number),
+                csv_safe(s.tracking_number),
+                csv_safe(manifest.carrier.code),
+                csv_safe(s.service.code if s.service else ""),
+                r.parcels,
+                r.weight_kg,
+                csv_safe(o.ship_name),
+                csv_safe(o.ship_postal_code),
+                csv_safe(o.ship_city),
+                csv_safe(o.ship_country),
+                timezone.localtime(s.shipped_at).isoformat(timespec="minutes")
+                if s.shipped_at
+                else "",
+            ]
+        )
     return out.getvalue()
 
 
@@ -136,8 +190,14 @@ def manifest_pdf(manifest: Manifest) -> bytes:
     from weasyprint import HTML
 
     rows = manifest_rows(manifest)
-    html = render_to_string("fulfillment/pdf/manifest.html", {
-        "manifest": manifest, "rows": rows, "totals": manifest_totals(rows),
-        "merchant_name": settings.MERCHANT_NAME, "printed_at": timezone.localtime(),
-    })
+    html = render_to_string(
+        "fulfillment/pdf/manifest.html",
+        {
+            "manifest": manifest,
+            "rows": rows,
+            "totals": manifest_totals(rows),
+            "merchant_name": settings.MERCHANT_NAME,
+            "printed_at": timezone.localtime(),
+        },
+    )
     return HTML(string=html, base_url=str(settings.BASE_DIR)).write_pdf()

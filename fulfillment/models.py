@@ -14,18 +14,24 @@ class Carrier(TimeStampedModel):
     code = models.SlugField(max_length=30, unique=True)
     name = models.CharField(max_length=100)
     adapter = models.CharField(
-        max_length=20, choices=CarrierAdapter.choices, default=CarrierAdapter.MANUAL,
+        max_length=20,
+        choices=CarrierAdapter.choices,
+        default=CarrierAdapter.MANUAL,
         help_text="How Orderline talks to the carrier: labels, tracking pushed by webhook or polled",
     )
     tracking_url_template = models.CharField(
-        max_length=300, blank=True, help_text="Link to the carrier's tracking page; {tracking} is replaced"
+        max_length=300,
+        blank=True,
+        help_text="Link to the carrier's tracking page; {tracking} is replaced",
     )
     webhook_secret = models.CharField(
-        max_length=200, blank=True,
+        max_length=200,
+        blank=True,
         help_text="Shared secret the carrier signs its webhooks with (EASYPOST_WEBHOOK_SECRET overrides it when set)",
     )
     poll_interval_minutes = models.PositiveIntegerField(
-        default=60, help_text="For carriers that are polled: how often an open shipment's tracking is synced"
+        default=60,
+        help_text="For carriers that are polled: how often an open shipment's tracking is synced",
     )
     active = models.BooleanField(default=True)
 
@@ -49,13 +55,17 @@ class CarrierService(TimeStampedModel):
     code = models.SlugField(max_length=40)
     name = models.CharField(max_length=100)
     shipping_method = models.CharField(
-        max_length=50, blank=True, help_text="The order shipping method this service fulfils (e.g. standard, express)"
+        max_length=50,
+        blank=True,
+        help_text="The order shipping method this service fulfils (e.g. standard, express)",
     )
     active = models.BooleanField(default=True)
 
     class Meta:
         ordering = ["carrier__name", "name"]
-        constraints = [models.UniqueConstraint(fields=["carrier", "code"], name="carrier_service_code_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["carrier", "code"], name="carrier_service_code_unique")
+        ]
 
     def __str__(self) -> str:
         return f"{self.carrier.name} {self.name}"
@@ -69,7 +79,9 @@ class ShippingZone(TimeStampedModel):
 
     class Meta:
         ordering = ["carrier__name", "name"]
-        constraints = [models.UniqueConstraint(fields=["carrier", "name"], name="shipping_zone_name_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["carrier", "name"], name="shipping_zone_name_unique")
+        ]
 
     def __str__(self) -> str:
         return f"{self.carrier.name}: {self.name}"
@@ -79,13 +91,17 @@ class ShippingZoneArea(models.Model):
     zone = models.ForeignKey(ShippingZone, on_delete=models.CASCADE, related_name="areas")
     country = models.CharField(max_length=2)
     postal_prefix = models.CharField(
-        max_length=10, blank=True, help_text="Empty for the whole country; the longest matching prefix wins"
+        max_length=10,
+        blank=True,
+        help_text="Empty for the whole country; the longest matching prefix wins",
     )
 
     class Meta:
         ordering = ["country", "postal_prefix"]
         constraints = [
-            models.UniqueConstraint(fields=["zone", "country", "postal_prefix"], name="zone_area_unique"),
+            models.UniqueConstraint(
+                fields=["zone", "country", "postal_prefix"], name="zone_area_unique"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -106,8 +122,12 @@ class ShippingRate(models.Model):
     class Meta:
         ordering = ["service", "zone", "max_weight_grams"]
         constraints = [
-            models.UniqueConstraint(fields=["service", "zone", "max_weight_grams"], name="shipping_rate_band_unique"),
-            models.CheckConstraint(condition=Q(price__gte=0), name="shipping_rate_price_not_negative"),
+            models.UniqueConstraint(
+                fields=["service", "zone", "max_weight_grams"], name="shipping_rate_band_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(price__gte=0), name="shipping_rate_price_not_negative"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -120,8 +140,12 @@ class PickList(TimeStampedModel):
 
     number = models.CharField(max_length=40, unique=True)
     warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="pick_lists")
-    status = models.CharField(max_length=12, choices=PickListStatus.choices, default=PickListStatus.OPEN)
-    filters = models.JSONField(default=dict, blank=True, help_text="The filters the batch was chosen with")
+    status = models.CharField(
+        max_length=12, choices=PickListStatus.choices, default=PickListStatus.OPEN
+    )
+    filters = models.JSONField(
+        default=dict, blank=True, help_text="The filters the batch was chosen with"
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -163,8 +187,12 @@ class Shipment(TimeStampedModel):
     number = models.CharField(max_length=40, unique=True)
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="shipments")
     warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="shipments")
-    status = models.CharField(max_length=20, choices=ShipmentStatus.choices, default=ShipmentStatus.PENDING)
-    carrier = models.ForeignKey(Carrier, null=True, blank=True, on_delete=models.PROTECT, related_name="shipments")
+    status = models.CharField(
+        max_length=20, choices=ShipmentStatus.choices, default=ShipmentStatus.PENDING
+    )
+    carrier = models.ForeignKey(
+        Carrier, null=True, blank=True, on_delete=models.PROTECT, related_name="shipments"
+    )
     tracking_number = models.CharField(max_length=64, blank=True, db_index=True)
     service = models.ForeignKey(
         CarrierService, null=True, blank=True, on_delete=models.PROTECT, related_name="shipments"
@@ -175,14 +203,18 @@ class Shipment(TimeStampedModel):
     pick_list = models.ForeignKey(
         PickList, null=True, blank=True, on_delete=models.SET_NULL, related_name="shipments"
     )
-    tote = models.CharField(max_length=16, blank=True, help_text="The tote the shipment is picked into")
+    tote = models.CharField(
+        max_length=16, blank=True, help_text="The tote the shipment is picked into"
+    )
     manifest = models.ForeignKey(
         Manifest, null=True, blank=True, on_delete=models.SET_NULL, related_name="shipments"
     )
     last_event_at = models.DateTimeField(
         null=True, blank=True, help_text="When the carrier last said something about this parcel"
     )
-    last_synced_at = models.DateTimeField(null=True, blank=True, help_text="When tracking was last polled")
+    last_synced_at = models.DateTimeField(
+        null=True, blank=True, help_text="When tracking was last polled"
+    )
     picked_at = models.DateTimeField(null=True, blank=True)
     packed_at = models.DateTimeField(null=True, blank=True)
     shipped_at = models.DateTimeField(null=True, blank=True)
@@ -212,7 +244,9 @@ class Shipment(TimeStampedModel):
 
 class ShipmentLine(models.Model):
     shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="lines")
-    order_line = models.ForeignKey(OrderLine, on_delete=models.PROTECT, related_name="shipment_lines")
+    order_line = models.ForeignKey(
+        OrderLine, on_delete=models.PROTECT, related_name="shipment_lines"
+    )
     quantity = models.PositiveIntegerField()
     quantity_picked = models.PositiveIntegerField(default=0)
     quantity_packed = models.PositiveIntegerField(default=0)
@@ -226,7 +260,8 @@ class ShipmentLine(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["shipment", "order_line"], name="shipment_line_unique"),
             models.CheckConstraint(
-                condition=Q(quantity_picked__lte=F("quantity")) & Q(quantity_packed__lte=F("quantity_picked")),
+                condition=Q(quantity_picked__lte=F("quantity"))
+                & Q(quantity_packed__lte=F("quantity_picked")),
                 name="shipment_line_quantities_consistent",
             ),
         ]
@@ -263,7 +298,9 @@ class TrackingEvent(models.Model):
 
     shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="tracking_events")
     status = models.CharField(max_length=20, choices=ShipmentStatus.choices, blank=True)
-    carrier_status = models.CharField(max_length=40, blank=True, help_text="The carrier's own word for it")
+    carrier_status = models.CharField(
+        max_length=40, blank=True, help_text="The carrier's own word for it"
+    )
     occurred_at = models.DateTimeField()
     location = models.CharField(max_length=200, blank=True)
     message = models.CharField(max_length=500, blank=True)
@@ -286,7 +323,9 @@ class TrackingEvent(models.Model):
 class UnmatchedTrackingEvent(models.Model):
     """A carrier event for a tracking code Orderline does not know (yet): kept for matching."""
 
-    carrier = models.ForeignKey(Carrier, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    carrier = models.ForeignKey(
+        Carrier, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     tracking_code = models.CharField(max_length=64, db_index=True)
     dedupe_key = models.CharField(max_length=64, unique=True)
     payload = models.JSONField(default=dict)
@@ -314,7 +353,9 @@ class DeliveryFeedback(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.CheckConstraint(condition=Q(rating__gte=1) & Q(rating__lte=5), name="feedback_rating_1_to_5"),
+            models.CheckConstraint(
+                condition=Q(rating__gte=1) & Q(rating__lte=5), name="feedback_rating_1_to_5"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -47,12 +47,19 @@ def pick_filters_clean(data: dict | None) -> dict:
     method = str(data.get("shipping_method") or "").strip()
     priority = str(data.get("priority") or "promised").strip()
     if priority not in PICK_PRIORITIES:
-        errors["priority"] = ["Choose how to rank the orders: " + ", ".join(PICK_PRIORITIES.values()).lower() + "."]
+        errors["priority"] = [
+            "Choose how to rank the orders: " + ", ".join(PICK_PRIORITIES.values()).lower() + "."
+        ]
     single = data.get("single_line")
     single = single in (True, "1", "on", "true", "yes")
     if errors:
         raise ValidationFailed(errors)
-    return {"carrier": carrier, "shipping_method": method, "single_line": single, "priority": priority}
+    return {
+        "carrier": carrier,
+        "shipping_method": method,
+        "single_line": single,
+        "priority": priority,
+    }
 
 
 def _limit_clean(limit) -> int:
@@ -95,7 +102,9 @@ def pick_list_create(*, warehouse: Warehouse, filters: dict | None, limit: int, 
     f = pick_filters_clean(filters)
     limit = _limit_clean(limit)
     if not warehouse.active:
-        raise DomainError(f"{warehouse.code} is not active; pick lists are made in active warehouses.")
+        raise DomainError(
+            f"{warehouse.code} is not active; pick lists are made in active warehouses."
+        )
     user = actor if getattr(actor, "pk", None) else None
 
     orders = list(
@@ -109,18 +118,30 @@ def pick_list_create(*, warehouse: Warehouse, filters: dict | None, limit: int, 
 
     # Pending shipments made one by one ("Create shipment") go on the list as they are.
     pending: dict[int, list[Shipment]] = defaultdict(list)
-    for s in (Shipment.objects.select_for_update().filter(order_id__in=order_ids, warehouse=warehouse,
-                                                          status=ShipmentStatus.PENDING, pick_list__isnull=True)
-              .order_by("pk")):
+    for s in (
+        Shipment.objects.select_for_update()
+        .filter(
+            order_id__in=order_ids,
+            warehouse=warehouse,
+            status=ShipmentStatus.PENDING,
+            pick_list__isnull=True,
+        )
+        .order_by("pk")
+    ):
         pending[s.order_id].append(s)
 
     # The others get a shipment of what is reserved for them here (no open shipment here
     # yet, so every reserved unit here is waiting for one).
     fresh = [o for o in orders if o.pk not in pending]
     held = Reservation.objects.filter(
-        warehouse=warehouse, quantity__gt=0,
-        demand_ref=Concat(Value("order:"), OuterRef("order__number"), Value(":"),
-                          Cast(OuterRef("line_no"), CharField())),
+        warehouse=warehouse,
+        quantity__gt=0,
+        demand_ref=Concat(
+            Value("order:"),
+            OuterRef("order__number"),
+            Value(":"),
+            Cast(OuterRef("line_no"), CharField()),
+        ),
     ).values("quantity")[:1]
     quantities: dict[int, dict[int, int]] = defaultdict(dict)
     numbers = {o.pk: o.number for o in fresh}
@@ -128,15 +149,19 @@ def pick_list_create(*, warehouse: Warehouse, filters: dict | None, limit: int, 
     for line_id, order_id, line_no, qty in (
         OrderLine.objects.filter(order_id__in=[o.pk for o in fresh])
         .annotate(here=Subquery(held, output_field=IntegerField()))
-        .filter(here__gt=0).order_by("order_id", "line_no").values_list("pk", "order_id", "line_no", "here")
+        .filter(here__gt=0)
+        .order_by("order_id", "line_no")
+        .values_list("pk", "order_id", "line_no", "here")
     ):
         quantities[order_id][line_id] = qty
         refs[line_id] = line_demand_ref(numbers[order_id], line_no)
     fresh = [o for o in fresh if quantities.get(o.pk)]
 
     pick_list = PickList.objects.create(
-        number=f"PL-{sequence_next(name='pick_list'):06d}", warehouse=warehouse,
-        filters={**f, "limit": limit}, created_by=user,
+        number=f"PL-{sequence_next(name='pick_list'):06d}",
+        warehouse=warehouse,
+        filters={**f, "limit": limit},
+        created_by=user,
     )
     first = _take_numbers("shipment", len(fresh))
     totes: dict[int, str] = {}
@@ -149,44 +174,72 @@ def pick_list_create(*, warehouse: Warehouse, filters: dict | None, limit: int, 
                 totes[s.pk] = f"T{n}"
         elif o.pk in quantities:
             n += 1
-            new_shipments.append(Shipment(
-                number=f"SH-{first + len(new_shipments):06d}", order_id=o.pk, warehouse=warehouse,
-                status=ShipmentStatus.PICKING, pick_list=pick_list, tote=f"T{n}", created_by=user,
-            ))
+            new_shipments.append(
+                Shipment(
+                    number=f"SH-{first + len(new_shipments):06d}",
+                    order_id=o.pk,
+                    warehouse=warehouse,
+                    status=ShipmentStatus.PICKING,
+                    pick_list=pick_list,
+                    tote=f"T{n}",
+                    created_by=user,
+                )
+            )
     Shipment.objects.bulk_create(new_shipments)
-    ShipmentLine.objects.bulk_create([
-        ShipmentLine(shipment=s, order_line_id=line_id, quantity=qty)
-        for s in new_shipments for line_id, qty in quantities[s.order_id].items()
-    ])
+    ShipmentLine.objects.bulk_create(
+        [
+            ShipmentLine(shipment=s, order_line_id=line_id, quantity=qty)
+            for s in new_shipments
+            for line_id, qty in quantities[s.order_id].items()
+        ]
+    )
     # quantity_allocated, as order_lines_allocated counts it, in one statement; the
     # check constraint (allocated <= reserved) guards it in the database.
-    allocated = {line_id: qty for s in new_shipments for line_id, qty in quantities[s.order_id].items()}
+    allocated = {
+        line_id: qty for s in new_shipments for line_id, qty in quantities[s.order_id].items()
+    }
     _add_allocated(allocated)
-    reservations_allocate(warehouse_id=warehouse.pk, deltas={refs[line_id]: qty for line_id, qty in allocated.items()})
+    reservations_allocate(
+        warehouse_id=warehouse.pk, deltas={refs[line_id]: qty for line_id, qty in allocated.items()}
+    )
     listed = [s for group in pending.values() for s in group]
     for s in listed:
         s.tote = totes[s.pk]
     if listed:
-        Shipment.objects.filter(pk__in=[s.pk for s in listed], status=ShipmentStatus.PENDING).update(
-            status=ShipmentStatus.PICKING, pick_list=pick_list, updated_at=timezone.now(),
+        Shipment.objects.filter(
+            pk__in=[s.pk for s in listed], status=ShipmentStatus.PENDING
+        ).update(
+            status=ShipmentStatus.PICKING,
+            pick_list=pick_list,
+            updated_at=timezone.now(),
             tote=_case_by_pk({s.pk: s.tote for s in listed}),
         )
 
     events = []
     for s in new_shipments:
         units = sum(quantities[s.order_id].values())
-        events.append(OrderEvent(
-            order_id=s.order_id, type=EventType.SHIPMENT_CREATED, actor=user, source=EventSource.STAFF,
-            message=f"Shipment {s.number} created in {warehouse.code} for {units} unit(s), "
-                    f"on pick list {pick_list.number} (tote {s.tote}).",
-            payload={"shipment": s.number, "pick_list": pick_list.number, "tote": s.tote},
-        ))
+        events.append(
+            OrderEvent(
+                order_id=s.order_id,
+                type=EventType.SHIPMENT_CREATED,
+                actor=user,
+                source=EventSource.STAFF,
+                message=f"Shipment {s.number} created in {warehouse.code} for {units} unit(s), "
+                f"on pick list {pick_list.number} (tote {s.tote}).",
+                payload={"shipment": s.number, "pick_list": pick_list.number, "tote": s.tote},
+            )
+        )
     for s in listed:
-        events.append(OrderEvent(
-            order_id=s.order_id, type=EventType.NOTE, actor=user, source=EventSource.STAFF,
-            message=f"Shipment {s.number} put on pick list {pick_list.number} (tote {s.tote}) in {warehouse.code}.",
-            payload={"shipment": s.number, "pick_list": pick_list.number, "tote": s.tote},
-        ))
+        events.append(
+            OrderEvent(
+                order_id=s.order_id,
+                type=EventType.NOTE,
+                actor=user,
+                source=EventSource.STAFF,
+                message=f"Shipment {s.number} put on pick list {pick_list.number} (tote {s.tote}) in {warehouse.code}.",
+                payload={"shipment": s.number, "pick_list": pick_list.number, "tote": s.tote},
+            )
+        )
     OrderEvent.objects.bulk_create(events)
     return pick_list
 
@@ -205,8 +258,12 @@ def _add_allocated(deltas: dict[int, int]) -> None:
         return
     from django.db.models import Case, When
 
-    OrderLine.objects.filter(pk__in=list(deltas)).update(quantity_allocated=F("quantity_allocated") + Case(
-        *[When(pk=pk, then=Value(q)) for pk, q in deltas.items()], output_field=IntegerField()))
+    OrderLine.objects.filter(pk__in=list(deltas)).update(
+        quantity_allocated=F("quantity_allocated")
+        + Case(
+            *[When(pk=pk, then=Value(q)) for pk, q in deltas.items()], output_field=IntegerField()
+        )
+    )
 
 
 def _case_by_pk(values: dict[int, str]):
@@ -218,17 +275,30 @@ def _case_by_pk(values: dict[int, str]):
 # ---------------------------------------------------------------- confirming lines
 
 
-def _lock_for_picking(pick_list: PickList, line_ids: list[int]) -> tuple[PickList, list[ShipmentLine]]:
+def _lock_for_picking(
+    pick_list: PickList, line_ids: list[int]
+) -> tuple[PickList, list[ShipmentLine]]:
     pl = PickList.objects.select_for_update().select_related("warehouse").get(pk=pick_list.pk)
     if pl.status != PickListStatus.OPEN:
-        raise DomainError(f"Pick list {pl.number} is {pl.get_status_display().lower()}; nothing more to confirm.")
-    shipment_ids = sorted(set(
-        ShipmentLine.objects.filter(pk__in=line_ids, shipment__pick_list=pl).values_list("shipment_id", flat=True)
-    ))
-    shipments = {s.pk: s for s in Shipment.objects.select_for_update().filter(pk__in=shipment_ids).order_by("pk")}
+        raise DomainError(
+            f"Pick list {pl.number} is {pl.get_status_display().lower()}; nothing more to confirm."
+        )
+    shipment_ids = sorted(
+        set(
+            ShipmentLine.objects.filter(pk__in=line_ids, shipment__pick_list=pl).values_list(
+                "shipment_id", flat=True
+            )
+        )
+    )
+    shipments = {
+        s.pk: s
+        for s in Shipment.objects.select_for_update().filter(pk__in=shipment_ids).order_by("pk")
+    }
     lines = list(
-        ShipmentLine.objects.select_for_update(of=("self",)).filter(pk__in=line_ids, shipment_id__in=shipment_ids)
-        .select_related("order_line").order_by("pk")
+        ShipmentLine.objects.select_for_update(of=("self",))
+        .filter(pk__in=line_ids, shipment_id__in=shipment_ids)
+        .select_related("order_line")
+        .order_by("pk")
     )
     if len(lines) != len(set(line_ids)):
         raise DomainError(f"A line is not on pick list {pl.number}.")
@@ -236,8 +306,14 @@ def _lock_for_picking(pick_list: PickList, line_ids: list[int]) -> tuple[PickLis
         ln.shipment = shipments[ln.shipment_id]
         s = ln.shipment
         if s.status != ShipmentStatus.PICKING or s.picked_at is not None:
-            state = "picked" if s.picked_at and s.status == ShipmentStatus.PICKING else s.get_status_display().lower()
-            raise DomainError(f"Shipment {s.number} (tote {s.tote}) is {state}; its lines cannot be confirmed now.")
+            state = (
+                "picked"
+                if s.picked_at and s.status == ShipmentStatus.PICKING
+                else s.get_status_display().lower()
+            )
+            raise DomainError(
+                f"Shipment {s.number} (tote {s.tote}) is {state}; its lines cannot be confirmed now."
+            )
         if ln.pick_confirmed:
             raise DomainError(
                 f"{ln.order_line.sku} for tote {s.tote} is already confirmed "
@@ -258,16 +334,22 @@ def _finish(pl: PickList, shipments: list[Shipment], actor) -> None:
             continue
         units = sum(ln.quantity for ln in lines)
         if units == 0:
-            shipment_cancel(shipment=s, actor=actor,
-                            reason=f"nothing of it was on the shelves of {s.warehouse.code} (pick list {pl.number})")
+            shipment_cancel(
+                shipment=s,
+                actor=actor,
+                reason=f"nothing of it was on the shelves of {s.warehouse.code} (pick list {pl.number})",
+            )
             continue
         Shipment.objects.filter(pk=s.pk).update(picked_at=now, updated_at=now)
         s.picked_at = now
         short = sum(ln.quantity_short for ln in lines)
         order_event_add(
-            order=s.order, type=EventType.PICKED, actor=actor,
+            order=s.order,
+            type=EventType.PICKED,
+            actor=actor,
             message=f"Shipment {s.number} picked into tote {s.tote} in {pl.warehouse.code}: {units} unit(s)"
-                    + (f", {short} short" if short else "") + f" (pick list {pl.number}).",
+            + (f", {short} short" if short else "")
+            + f" (pick list {pl.number}).",
             payload={"shipment": s.number, "pick_list": pl.number, "tote": s.tote},
         )
     pick_list_settle(pick_list_id=pl.pk)
@@ -282,7 +364,9 @@ def pick_lines_confirm(*, pick_list: PickList, line_ids: list[int], actor) -> Pi
         raise DomainError("Choose the line you picked.")
     pl, lines = _lock_for_picking(pick_list, line_ids)
     for ln in lines:
-        ShipmentLine.objects.filter(pk=ln.pk).update(quantity_picked=ln.quantity, pick_confirmed=True)
+        ShipmentLine.objects.filter(pk=ln.pk).update(
+            quantity_picked=ln.quantity, pick_confirmed=True
+        )
     shipments = {ln.shipment_id: ln.shipment for ln in lines}
     _finish(pl, [s for _, s in sorted(shipments.items())], actor)
     return pl
@@ -305,24 +389,44 @@ def pick_line_short(*, pick_list: PickList, line_id: int, found: int, actor) -> 
     if not 0 <= found < line.quantity:
         raise DomainError(
             f"Enter how many you found: from 0 to {line.quantity - 1}. If all {line.quantity} were there, "
-            "confirm the line instead.", field="found",
+            "confirm the line instead.",
+            field="found",
         )
     missing = line.quantity - found
     ol = line.order_line
     order = Order.objects.select_for_update().get(pk=s.order_id)
-    bin_location = (StockLevel.objects.filter(product_id=ol.product_id, warehouse=pl.warehouse)
-                    .values_list("bin_location", flat=True).first()) or "no bin"
-    why = f"Short pick {s.number} ({pl.number}, bin {bin_location}): found {found} of {line.quantity}"
+    bin_location = (
+        StockLevel.objects.filter(product_id=ol.product_id, warehouse=pl.warehouse)
+        .values_list("bin_location", flat=True)
+        .first()
+    ) or "no bin"
+    why = (
+        f"Short pick {s.number} ({pl.number}, bin {bin_location}): found {found} of {line.quantity}"
+    )
 
     ShipmentLine.objects.filter(pk=line.pk).update(
-        quantity=F("quantity") - missing, quantity_short=F("quantity_short") + missing,
-        quantity_picked=found, pick_confirmed=True,
+        quantity=F("quantity") - missing,
+        quantity_short=F("quantity_short") + missing,
+        quantity_picked=found,
+        pick_confirmed=True,
     )
     order_lines_allocated(order=order, deltas={ol.pk: -missing}, warehouse_id=pl.warehouse_id)
-    result = stock_reallocate(demand_ref=line_demand_ref(order.number, ol.line_no), from_warehouse=pl.warehouse,
-                              quantity=missing, actor=actor, reference=s.number, reason=why)
-    stock_adjust(product=ol.product, warehouse=pl.warehouse, delta=-missing, actor=actor,
-                 reference=pl.number, reason=f"{why}; the shelf is empty")
+    result = stock_reallocate(
+        demand_ref=line_demand_ref(order.number, ol.line_no),
+        from_warehouse=pl.warehouse,
+        quantity=missing,
+        actor=actor,
+        reference=s.number,
+        reason=why,
+    )
+    stock_adjust(
+        product=ol.product,
+        warehouse=pl.warehouse,
+        delta=-missing,
+        actor=actor,
+        reference=pl.number,
+        reason=f"{why}; the shelf is empty",
+    )
     backordered = result["backordered"]
     if backordered:
         OrderLine.objects.filter(pk=ol.pk).update(
@@ -332,21 +436,38 @@ def pick_line_short(*, pick_list: PickList, line_id: int, found: int, actor) -> 
     moved = [(wh.code, units) for wh, units in result["moved"]]
     outcome = []
     if moved:
-        outcome.append("re-reserved in " + ", ".join(f"{code} ({units})" for code, units in moved)
-                       + ", to ship in its own shipment")
+        outcome.append(
+            "re-reserved in "
+            + ", ".join(f"{code} ({units})" for code, units in moved)
+            + ", to ship in its own shipment"
+        )
     if backordered:
         outcome.append(f"{backordered} backordered until new stock arrives")
     customer = []
     if moved:
-        customer.append(f"{sum(u for _, u in moved)} × {ol.name} will ship separately from another warehouse.")
+        customer.append(
+            f"{sum(u for _, u in moved)} × {ol.name} will ship separately from another warehouse."
+        )
     if backordered:
-        customer.append(f"{backordered} × {ol.name} is out of stock right now; we send it as soon as it arrives.")
+        customer.append(
+            f"{backordered} × {ol.name} is out of stock right now; we send it as soon as it arrives."
+        )
     order_event_add(
-        order=order, type=EventType.SHORT_PICKED, actor=actor,
+        order=order,
+        type=EventType.SHORT_PICKED,
+        actor=actor,
         message=f"{why} × {ol.sku}, tote {s.tote}: {missing} missing; " + "; ".join(outcome) + ".",
         customer_message=" ".join(customer),
-        payload={"shipment": s.number, "pick_list": pl.number, "sku": ol.sku, "found": found,
-                 "missing": missing, "moved": dict(moved), "backordered": backordered, "bin": bin_location},
+        payload={
+            "shipment": s.number,
+            "pick_list": pl.number,
+            "sku": ol.sku,
+            "found": found,
+            "missing": missing,
+            "moved": dict(moved),
+            "backordered": backordered,
+            "bin": bin_location,
+        },
     )
     order_recompute(order=order, actor=actor)
     _finish(pl, [s], actor)

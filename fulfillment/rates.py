@@ -57,7 +57,11 @@ def format_weight(grams: int) -> str:
 
 def shipment_weights(shipment: Shipment) -> list[int]:
     """Grams per parcel: the weighed parcels, else one parcel of the products' weights."""
-    parcels = list(Parcel.objects.filter(shipment=shipment).order_by("number").values_list("weight_grams", flat=True))
+    parcels = list(
+        Parcel.objects.filter(shipment=shipment)
+        .order_by("number")
+        .values_list("weight_grams", flat=True)
+    )
     if parcels:
         return parcels
     total = sum(
@@ -67,11 +71,15 @@ def shipment_weights(shipment: Shipment) -> list[int]:
     return [max(total, MIN_WEIGHT_GRAMS)]
 
 
-def _matching_areas(*, carriers, country: str, postal_code: str) -> list[tuple[int, ShippingZoneArea]]:
+def _matching_areas(
+    *, carriers, country: str, postal_code: str
+) -> list[tuple[int, ShippingZoneArea]]:
     """(prefix length, area) of every area covering the destination, longest prefix first."""
     code = compact_postal(postal_code)
     found = []
-    for area in ShippingZoneArea.objects.filter(zone__carrier__in=carriers, country=country.upper()).select_related("zone"):
+    for area in ShippingZoneArea.objects.filter(
+        zone__carrier__in=carriers, country=country.upper()
+    ).select_related("zone"):
         prefix = compact_postal(area.postal_prefix)
         if code.startswith(prefix):
             found.append((len(prefix), area))
@@ -102,14 +110,20 @@ def rate_options(
     """Every active service that takes all the parcels to the destination, cheapest first.
     Raises NoRateAvailable saying why when none can."""
     ship_date = ship_date or timezone.localdate()
-    services = CarrierService.objects.filter(active=True, carrier__active=True).select_related("carrier")
+    services = CarrierService.objects.filter(active=True, carrier__active=True).select_related(
+        "carrier"
+    )
     if adapters is not None:
         services = services.filter(carrier__adapter__in=adapters)
     services = list(services)
-    areas = _matching_areas(carriers={s.carrier_id for s in services}, country=country, postal_code=postal_code)
+    areas = _matching_areas(
+        carriers={s.carrier_id for s in services}, country=country, postal_code=postal_code
+    )
     zone_ids = {a.zone_id for _, a in areas}
     bands: dict[tuple[int, int], list[ShippingRate]] = {}
-    for rate in ShippingRate.objects.filter(service__in=services, zone_id__in=zone_ids).order_by("max_weight_grams"):
+    for rate in ShippingRate.objects.filter(service__in=services, zone_id__in=zone_ids).order_by(
+        "max_weight_grams"
+    ):
         bands.setdefault((rate.service_id, rate.zone_id), []).append(rate)
 
     heaviest = max(weights)
@@ -118,8 +132,14 @@ def rate_options(
     method = shipping_method.strip().lower()
     for service in services:
         # The longest matching prefix among the carrier's zones that price this service.
-        zone = next((a.zone for _, a in areas
-                     if a.zone.carrier_id == service.carrier_id and (service.pk, a.zone_id) in bands), None)
+        zone = next(
+            (
+                a.zone
+                for _, a in areas
+                if a.zone.carrier_id == service.carrier_id and (service.pk, a.zone_id) in bands
+            ),
+            None,
+        )
         if zone is None:
             continue
         rates = bands[(service.pk, zone.pk)]
@@ -132,14 +152,19 @@ def rate_options(
             picked.append(band)
         else:
             transit = max(r.transit_days for r in picked)
-            options.append(RateOption(
-                service=service, zone=zone,
-                price=sum((r.price for r in picked), Decimal("0")),
-                currency=picked[0].currency, transit_days=transit,
-                delivery_date=add_working_days(ship_date, transit),
-                parcel_prices=tuple(r.price for r in picked),
-                chosen_by_customer=bool(method) and service.shipping_method.strip().lower() == method,
-            ))
+            options.append(
+                RateOption(
+                    service=service,
+                    zone=zone,
+                    price=sum((r.price for r in picked), Decimal("0")),
+                    currency=picked[0].currency,
+                    transit_days=transit,
+                    delivery_date=add_working_days(ship_date, transit),
+                    parcel_prices=tuple(r.price for r in picked),
+                    chosen_by_customer=bool(method)
+                    and service.shipping_method.strip().lower() == method,
+                )
+            )
     if not options:
         where = f"{country.upper()} {postal_code}".strip()
         if too_heavy:
@@ -155,16 +180,28 @@ def rate_options(
     cheapest = options[0]
     fastest = min(options, key=lambda o: (o.transit_days, o.price))
     return [
-        replace(o, tags=tuple(
-            t for t, on in (("Customer's choice", o.chosen_by_customer), ("Cheapest", o is cheapest),
-                            ("Fastest", o is fastest)) if on
-        ))
+        replace(
+            o,
+            tags=tuple(
+                t
+                for t, on in (
+                    ("Customer's choice", o.chosen_by_customer),
+                    ("Cheapest", o is cheapest),
+                    ("Fastest", o is fastest),
+                )
+                if on
+            ),
+        )
         for o in options
     ]
 
 
 def rate_select(
-    options: list[RateOption], *, choice: str = RateChoice.CHOSEN, service=None, shipping_method: str = ""
+    options: list[RateOption],
+    *,
+    choice: str = RateChoice.CHOSEN,
+    service=None,
+    shipping_method: str = "",
 ) -> RateOption:
     """One option: the given service, or by the rule (the customer's choice, cheapest, fastest).
     With no shipping method on the order, "the customer's choice" means the cheapest."""
@@ -172,7 +209,9 @@ def rate_select(
         service_id = getattr(service, "pk", service)
         found = next((o for o in options if str(o.service.pk) == str(service_id)), None)
         if found is None:
-            raise NoRateAvailable("That service cannot take this shipment to its address; choose another option.")
+            raise NoRateAvailable(
+                "That service cannot take this shipment to its address; choose another option."
+            )
         return found
     if choice == RateChoice.FASTEST:
         return min(options, key=lambda o: (o.transit_days, o.price))
@@ -190,6 +229,10 @@ def rate_select(
 def shipment_rate_options(shipment: Shipment, *, ship_date=None, adapters=None) -> list[RateOption]:
     order = shipment.order
     return rate_options(
-        weights=shipment_weights(shipment), country=order.ship_country, postal_code=order.ship_postal_code,
-        ship_date=ship_date, shipping_method=order.shipping_method, adapters=adapters,
+        weights=shipment_weights(shipment),
+        country=order.ship_country,
+        postal_code=order.ship_postal_code,
+        ship_date=ship_date,
+        shipping_method=order.shipping_method,
+        adapters=adapters,
     )

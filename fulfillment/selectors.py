@@ -38,7 +38,8 @@ def orders_ready_to_pick(*, user, warehouse=None):
     )
     if warehouse is not None:
         held_here = Reservation.objects.filter(
-            warehouse=warehouse, quantity__gt=0,
+            warehouse=warehouse,
+            quantity__gt=0,
             demand_ref__startswith=Concat(Value("order:"), OuterRef("number"), Value(":")),
         )
         qs = qs.filter(Exists(held_here))
@@ -57,7 +58,9 @@ def shipments_in_flight(*, user, warehouse=None):
 
 
 def order_shipments(*, order):
-    return order.shipments.select_related("warehouse", "carrier").prefetch_related("lines__order_line")
+    return order.shipments.select_related("warehouse", "carrier").prefetch_related(
+        "lines__order_line"
+    )
 
 
 # ---------------------------------------------------------------- pick lists and the warehouse queue
@@ -76,7 +79,12 @@ def _reservation_here(warehouse):
     from django.db.models import CharField
     from django.db.models.functions import Cast
 
-    ref = Concat(Value("order:"), OuterRef("order__number"), Value(":"), Cast(OuterRef("line_no"), CharField()))
+    ref = Concat(
+        Value("order:"),
+        OuterRef("order__number"),
+        Value(":"),
+        Cast(OuterRef("line_no"), CharField()),
+    )
     return Reservation.objects.filter(warehouse=warehouse, quantity__gt=0, demand_ref=ref)
 
 
@@ -85,8 +93,12 @@ def carrier_methods() -> dict[str, "object"]:
     from .models import CarrierService
 
     out = {}
-    for svc in CarrierService.objects.filter(active=True, carrier__active=True).exclude(shipping_method="") \
-            .select_related("carrier").order_by("carrier__name", "name"):
+    for svc in (
+        CarrierService.objects.filter(active=True, carrier__active=True)
+        .exclude(shipping_method="")
+        .select_related("carrier")
+        .order_by("carrier__name", "name")
+    ):
         out.setdefault(svc.shipping_method.strip().lower(), svc.carrier)
     return out
 
@@ -104,8 +116,12 @@ def orders_pickable(*, warehouse, filters: dict | None = None):
     from .models import CarrierService
 
     f = filters or {}
-    line_here = OrderLine.objects.filter(order=OuterRef("pk")).filter(Exists(_reservation_here(warehouse)))
-    open_here = Shipment.objects.filter(order=OuterRef("pk"), warehouse=warehouse, status__in=OPEN_STATUSES)
+    line_here = OrderLine.objects.filter(order=OuterRef("pk")).filter(
+        Exists(_reservation_here(warehouse))
+    )
+    open_here = Shipment.objects.filter(
+        order=OuterRef("pk"), warehouse=warehouse, status__in=OPEN_STATUSES
+    )
     unlisted = open_here.filter(status="pending", pick_list__isnull=True)
     busy = open_here.exclude(status="pending", pick_list__isnull=True)
     qs = (
@@ -116,8 +132,12 @@ def orders_pickable(*, warehouse, filters: dict | None = None):
     )
     carrier = (f.get("carrier") or "").strip()
     if carrier:
-        methods = CarrierService.objects.filter(carrier__code=carrier, active=True).exclude(shipping_method="") \
-            .annotate(m=Lower("shipping_method")).values("m")
+        methods = (
+            CarrierService.objects.filter(carrier__code=carrier, active=True)
+            .exclude(shipping_method="")
+            .annotate(m=Lower("shipping_method"))
+            .values("m")
+        )
         with_carrier = unlisted.filter(carrier__isnull=False)
         qs = qs.filter(
             Exists(with_carrier.filter(carrier__code=carrier))
@@ -129,14 +149,22 @@ def orders_pickable(*, warehouse, filters: dict | None = None):
     if f.get("single_line"):
         active_lines = (
             OrderLine.objects.filter(order=OuterRef("pk"), quantity__gt=F("quantity_cancelled"))
-            .order_by().values("order").annotate(c=Count("pk")).values("c")
+            .order_by()
+            .values("order")
+            .annotate(c=Count("pk"))
+            .values("c")
         )
-        qs = qs.annotate(active_lines=Subquery(active_lines, output_field=IntegerField())).filter(active_lines=1)
+        qs = qs.annotate(active_lines=Subquery(active_lines, output_field=IntegerField())).filter(
+            active_lines=1
+        )
     priority = f.get("priority") or "promised"
     promised = F("promised_ship_date").asc(nulls_last=True)
     if priority == "express":
-        express = Case(When(method_key__contains="express", then=Value(0)), default=Value(1),
-                       output_field=IntegerField())
+        express = Case(
+            When(method_key__contains="express", then=Value(0)),
+            default=Value(1),
+            output_field=IntegerField(),
+        )
         qs = qs.order_by(express, promised, "placed_at", "pk")
     elif priority == "placed":
         qs = qs.order_by("placed_at", "pk")
@@ -162,7 +190,9 @@ def pick_lists_for(*, user, warehouse, statuses=None):
         qs = qs.filter(status__in=statuses)
     return qs.annotate(
         shipment_count=Count("shipments", distinct=True),
-        picked_count=Count("shipments", filter=Q(shipments__picked_at__isnull=False), distinct=True),
+        picked_count=Count(
+            "shipments", filter=Q(shipments__picked_at__isnull=False), distinct=True
+        ),
     ).order_by("-created_at", "-id")
 
 
@@ -172,8 +202,13 @@ def _bin_key(bin_location: str):
 
     if not bin_location:
         return (1, ())
-    return (0, tuple((0, int(p), "") if p.isdigit() else (1, 0, p.upper())
-                     for p in re.findall(r"\d+|[^\d\W]+", bin_location)))
+    return (
+        0,
+        tuple(
+            (0, int(p), "") if p.isdigit() else (1, 0, p.upper())
+            for p in re.findall(r"\d+|[^\d\W]+", bin_location)
+        ),
+    )
 
 
 def pick_list_walk(*, pick_list) -> list[dict]:
@@ -185,15 +220,28 @@ def pick_list_walk(*, pick_list) -> list[dict]:
 
     from .models import ShipmentLine
 
-    bins = StockLevel.objects.filter(product=OuterRef("order_line__product_id"), warehouse=pick_list.warehouse_id)
+    bins = StockLevel.objects.filter(
+        product=OuterRef("order_line__product_id"), warehouse=pick_list.warehouse_id
+    )
     lines = (
         ShipmentLine.objects.filter(shipment__pick_list=pick_list)
         .exclude(shipment__status="cancelled")
         .annotate(bin=Subquery(bins.values("bin_location")[:1]))
-        .values("pk", "quantity", "quantity_picked", "quantity_short", "pick_confirmed",
-                "order_line__sku", "order_line__name", "order_line__product_id",
-                "shipment__tote", "shipment__number", "shipment__order__number",
-                "shipment__order__promised_ship_date", "bin")
+        .values(
+            "pk",
+            "quantity",
+            "quantity_picked",
+            "quantity_short",
+            "pick_confirmed",
+            "order_line__sku",
+            "order_line__name",
+            "order_line__product_id",
+            "shipment__tote",
+            "shipment__number",
+            "shipment__order__number",
+            "shipment__order__promised_ship_date",
+            "bin",
+        )
     )
     today = timezone.localdate()
     rows: dict[tuple, dict] = {}
@@ -201,23 +249,42 @@ def pick_list_walk(*, pick_list) -> list[dict]:
         key = (ln["bin"] or "", ln["order_line__sku"])
         row = rows.get(key)
         if row is None:
-            row = rows[key] = {"bin": key[0], "sku": key[1], "name": ln["order_line__name"],
-                               "product_id": ln["order_line__product_id"], "quantity": 0, "short": 0,
-                               "picked": 0, "totes": []}
+            row = rows[key] = {
+                "bin": key[0],
+                "sku": key[1],
+                "name": ln["order_line__name"],
+                "product_id": ln["order_line__product_id"],
+                "quantity": 0,
+                "short": 0,
+                "picked": 0,
+                "totes": [],
+            }
         row["quantity"] += ln["quantity"]
         row["short"] += ln["quantity_short"]
         row["picked"] += ln["quantity_picked"]
-        row["totes"].append({"line_id": ln["pk"], "tote": ln["shipment__tote"], "quantity": ln["quantity"],
-                             "picked": ln["quantity_picked"], "short": ln["quantity_short"],
-                             "confirmed": ln["pick_confirmed"], "shipment": ln["shipment__number"],
-                             "order": ln["shipment__order__number"],
-                             "late": bool(ln["shipment__order__promised_ship_date"]
-                                          and ln["shipment__order__promised_ship_date"] < today)})
+        row["totes"].append(
+            {
+                "line_id": ln["pk"],
+                "tote": ln["shipment__tote"],
+                "quantity": ln["quantity"],
+                "picked": ln["quantity_picked"],
+                "short": ln["quantity_short"],
+                "confirmed": ln["pick_confirmed"],
+                "shipment": ln["shipment__number"],
+                "order": ln["shipment__order__number"],
+                "late": bool(
+                    ln["shipment__order__promised_ship_date"]
+                    and ln["shipment__order__promised_ship_date"] < today
+                ),
+            }
+        )
     out = sorted(rows.values(), key=lambda r: (_bin_key(r["bin"]), r["sku"]))
     for i, row in enumerate(out, 1):
         row["n"] = i
         row["totes"].sort(key=lambda t: _tote_key(t["tote"]))
-        row["breakdown"] = ", ".join(f"{t['tote']} ×{t['quantity'] + t['short']}" for t in row["totes"])
+        row["breakdown"] = ", ".join(
+            f"{t['tote']} ×{t['quantity'] + t['short']}" for t in row["totes"]
+        )
         row["done"] = all(t["confirmed"] for t in row["totes"])
         row["ordered"] = row["quantity"] + row["short"]
         row["open_ids"] = [t["line_id"] for t in row["totes"] if not t["confirmed"]]
@@ -233,10 +300,11 @@ def pick_list_totes(*, pick_list) -> list:
     """The shipments of a list in tote order, with units, lines and the order's promised date."""
     from django.db.models import Count, Q, Sum
 
-    shipments = (
-        pick_list.shipments.select_related("order", "order__customer", "carrier")
-        .annotate(units=Sum("lines__quantity"), short=Sum("lines__quantity_short"), line_count=Count("lines"),
-                  confirmed_count=Count("lines", filter=Q(lines__pick_confirmed=True)))
+    shipments = pick_list.shipments.select_related("order", "order__customer", "carrier").annotate(
+        units=Sum("lines__quantity"),
+        short=Sum("lines__quantity_short"),
+        line_count=Count("lines"),
+        confirmed_count=Count("lines", filter=Q(lines__pick_confirmed=True)),
     )
     return sorted(shipments, key=lambda s: _tote_key(s.tote))
 
@@ -244,7 +312,9 @@ def pick_list_totes(*, pick_list) -> list:
 # ---------------------------------------------------------------- tracking attention
 
 ATTENTION_STALE_AFTER = datetime.timedelta(days=3)  # in flight with no carrier news this long
-ATTENTION_RETURNED_FOR = datetime.timedelta(days=30)  # a parcel returned to sender stays listed this long
+ATTENTION_RETURNED_FOR = datetime.timedelta(
+    days=30
+)  # a parcel returned to sender stays listed this long
 ATTENTION_REASONS = [
     ("exception", "Delivery problem"),
     ("returned", "Returned to sender"),
@@ -257,7 +327,9 @@ def _attention_q(now) -> dict[str, Q]:
     today = timezone.localdate(now)
     return {
         "exception": Q(status=ShipmentStatus.EXCEPTION),
-        "returned": Q(status=ShipmentStatus.RETURNED_TO_SENDER, updated_at__gte=now - ATTENTION_RETURNED_FOR),
+        "returned": Q(
+            status=ShipmentStatus.RETURNED_TO_SENDER, updated_at__gte=now - ATTENTION_RETURNED_FOR
+        ),
         "late": Q(status__in=IN_FLIGHT_STATUSES, expected_delivery_date__lt=today),
         "stale": Q(status__in=IN_FLIGHT_STATUSES, last_news__lt=now - ATTENTION_STALE_AFTER),
     }
@@ -269,9 +341,15 @@ def shipments_needing_attention(*, user, reason: str | None = None, now=None):
     carries `is_<reason>` flags and `last_news` (last carrier event, else when it shipped)."""
     now = now or timezone.now()
     qs = Shipment.objects.filter(order__in=Order.objects.visible_to(user)).annotate(
-        last_news=Coalesce("last_event_at", "shipped_at"))
+        last_news=Coalesce("last_event_at", "shipped_at")
+    )
     conditions = _attention_q(now)
-    qs = qs.annotate(**{f"is_{k}": ExpressionWrapper(q, output_field=BooleanField()) for k, q in conditions.items()})
+    qs = qs.annotate(
+        **{
+            f"is_{k}": ExpressionWrapper(q, output_field=BooleanField())
+            for k, q in conditions.items()
+        }
+    )
     if reason in conditions:
         qs = qs.filter(conditions[reason])
     else:
@@ -299,11 +377,14 @@ def shipments_attention_counts(*, user, now=None) -> dict[str, int]:
     now = now or timezone.now()
     conditions = _attention_q(now)
     qs = Shipment.objects.filter(order__in=Order.objects.visible_to(user)).annotate(
-        last_news=Coalesce("last_event_at", "shipped_at"))
+        last_news=Coalesce("last_event_at", "shipped_at")
+    )
     any_q = Q()
     for q in conditions.values():
         any_q |= q
-    return qs.aggregate(total=Count("pk", filter=any_q), **{k: Count("pk", filter=q) for k, q in conditions.items()})
+    return qs.aggregate(
+        total=Count("pk", filter=any_q), **{k: Count("pk", filter=q) for k, q in conditions.items()}
+    )
 
 
 # ---------------------------------------------------------------- delivery feedback
@@ -319,7 +400,13 @@ def feedback_list(*, user, rating: int | None = None):
 def feedback_summary(*, user) -> dict:
     """Count and average rating, and how many of each rating (1-5)."""
     qs = DeliveryFeedback.objects.filter(order__in=Order.objects.visible_to(user))
-    agg = qs.aggregate(count=Count("pk"), average=Avg("rating"),
-                       **{f"r{n}": Count("pk", filter=Q(rating=n)) for n in range(1, 6)})
-    return {"count": agg["count"], "average": agg["average"],
-            "by_rating": {n: agg[f"r{n}"] for n in range(5, 0, -1)}}
+    agg = qs.aggregate(
+        count=Count("pk"),
+        average=Avg("rating"),
+        **{f"r{n}": Count("pk", filter=Q(rating=n)) for n in range(1, 6)},
+    )
+    return {
+        "count": agg["count"],
+        "average": agg["average"],
+        "by_rating": {n: agg[f"r{n}"] for n in range(5, 0, -1)},
+    }

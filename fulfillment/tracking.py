@@ -35,7 +35,13 @@ logger = logging.getLogger(__name__)
 
 S = ShipmentStatus
 STALE_AFTER = datetime.timedelta(days=3)  # no tracking news for this long needs a look
-TRACKED_STATUSES = {S.IN_TRANSIT, S.OUT_FOR_DELIVERY, S.DELIVERED, S.EXCEPTION, S.RETURNED_TO_SENDER}
+TRACKED_STATUSES = {
+    S.IN_TRANSIT,
+    S.OUT_FOR_DELIVERY,
+    S.DELIVERED,
+    S.EXCEPTION,
+    S.RETURNED_TO_SENDER,
+}
 SYNC_BATCH = 200  # shipments polled per run of the beat task, at most
 
 
@@ -88,9 +94,15 @@ def _applies(*, current: str, new: str, occurred_at, newest_applied) -> bool:
 
 
 @transaction.atomic
-def tracking_event_record(*, shipment: Shipment, event: CarrierEvent, source: str = EventSource.SYSTEM) -> Recorded:
+def tracking_event_record(
+    *, shipment: Shipment, event: CarrierEvent, source: str = EventSource.SYSTEM
+) -> Recorded:
     """Store one carrier event once and move the shipment forward if the news is new."""
-    s = Shipment.objects.select_for_update(of=("self",)).select_related("order", "carrier").get(pk=shipment.pk)
+    s = (
+        Shipment.objects.select_for_update(of=("self",))
+        .select_related("order", "carrier")
+        .get(pk=shipment.pk)
+    )
     key = dedupe_key(event)
     existing = TrackingEvent.objects.filter(shipment=s, dedupe_key=key).first()
     if existing is not None:
@@ -98,16 +110,26 @@ def tracking_event_record(*, shipment: Shipment, event: CarrierEvent, source: st
 
     status = event.status if event.status in TRACKED_STATUSES else ""
     newest_applied = s.tracking_events.filter(applied=True).aggregate(m=Max("occurred_at"))["m"]
-    applies = _applies(current=s.status, new=status, occurred_at=event.occurred_at, newest_applied=newest_applied)
+    applies = _applies(
+        current=s.status, new=status, occurred_at=event.occurred_at, newest_applied=newest_applied
+    )
     try:
         with transaction.atomic():  # the unique constraint is the last word on "once"
             row = TrackingEvent.objects.create(
-                shipment=s, status=status, carrier_status=event.carrier_status[:40],
-                occurred_at=event.occurred_at, location=event.location[:200], message=event.message[:500],
-                raw=event.raw or {}, dedupe_key=key, applied=applies,
+                shipment=s,
+                status=status,
+                carrier_status=event.carrier_status[:40],
+                occurred_at=event.occurred_at,
+                location=event.location[:200],
+                message=event.message[:500],
+                raw=event.raw or {},
+                dedupe_key=key,
+                applied=applies,
             )
     except IntegrityError:
-        return Recorded(TrackingEvent.objects.get(shipment=s, dedupe_key=key), created=False, applied=False)
+        return Recorded(
+            TrackingEvent.objects.get(shipment=s, dedupe_key=key), created=False, applied=False
+        )
 
     if s.last_event_at is None or event.occurred_at > s.last_event_at:
         s.last_event_at = event.occurred_at
@@ -123,9 +145,13 @@ def _shipment_payload(s: Shipment) -> dict:
         "carrier": s.carrier.name if s.carrier else "",
         "tracking_number": s.tracking_number,
         "tracking_url": s.tracking_url,
-        "expected_delivery_date": s.expected_delivery_date.isoformat() if s.expected_delivery_date else "",
-        "items": [{"sku": sl.order_line.sku, "name": sl.order_line.name, "quantity": sl.quantity}
-                  for sl in s.lines.select_related("order_line")],
+        "expected_delivery_date": s.expected_delivery_date.isoformat()
+        if s.expected_delivery_date
+        else "",
+        "items": [
+            {"sku": sl.order_line.sku, "name": sl.order_line.name, "quantity": sl.quantity}
+            for sl in s.lines.select_related("order_line")
+        ],
     }
 
 
@@ -134,8 +160,12 @@ def _apply(s: Shipment, row: TrackingEvent, *, source: str) -> None:
     where = f" ({row.location})" if row.location else ""
     said = f": {message}" if message else ""
     if row.status == S.DELIVERED:
-        shipment_mark_delivered(shipment=s, actor=None, source=EventSource.SYSTEM,
-                                note=f"Carrier: {message}"[:255] if message else "")
+        shipment_mark_delivered(
+            shipment=s,
+            actor=None,
+            source=EventSource.SYSTEM,
+            note=f"Carrier: {message}"[:255] if message else "",
+        )
         # When the carrier delivered it, not when we heard about it.
         Shipment.objects.filter(pk=s.pk).update(delivered_at=row.occurred_at)
         return
@@ -144,51 +174,80 @@ def _apply(s: Shipment, row: TrackingEvent, *, source: str) -> None:
     s.save(update_fields=["status", "updated_at"])
     if row.status == S.EXCEPTION:
         order_event_add(
-            order=s.order, type=EventType.DELIVERY_EXCEPTION, actor=None, source=source,
+            order=s.order,
+            type=EventType.DELIVERY_EXCEPTION,
+            actor=None,
+            source=source,
             message=f"Shipment {s.number}: the carrier reports a problem{said}{where}.",
             customer_message=customer_words(S.EXCEPTION, row.message),
             payload={"shipment": s.number, "carrier_status": row.carrier_status},
         )
-        notification_queue(order=s.order, kind=NotificationKind.SHIPMENT_DELAYED, key=f"{s.number}:exception",
-                           payload={**_shipment_payload(s), "reason": "exception", "message": row.message})
+        notification_queue(
+            order=s.order,
+            kind=NotificationKind.SHIPMENT_DELAYED,
+            key=f"{s.number}:exception",
+            payload={**_shipment_payload(s), "reason": "exception", "message": row.message},
+        )
     elif row.status == S.RETURNED_TO_SENDER:
         order_event_add(
-            order=s.order, type=EventType.DELIVERY_EXCEPTION, actor=None, source=source,
+            order=s.order,
+            type=EventType.DELIVERY_EXCEPTION,
+            actor=None,
+            source=source,
             message=f"Shipment {s.number} is being returned to us by the carrier{said}{where}. "
-                    "Contact the customer; the stock comes back in through a return.",
+            "Contact the customer; the stock comes back in through a return.",
             customer_message="Your parcel is on its way back to us. We'll be in touch about what happens next.",
-            payload={"shipment": s.number, "carrier_status": row.carrier_status, "returned_to_sender": True},
+            payload={
+                "shipment": s.number,
+                "carrier_status": row.carrier_status,
+                "returned_to_sender": True,
+            },
         )
     else:
         order_event_add(
-            order=s.order, type=EventType.TRACKING, actor=None, source=source,
+            order=s.order,
+            type=EventType.TRACKING,
+            actor=None,
+            source=source,
             message=f"Shipment {s.number} was {previous}, now {s.get_status_display().lower()}{said}{where}.",
             customer_message=customer_words(row.status, row.message),
             payload={"shipment": s.number, "carrier_status": row.carrier_status},
         )
         if row.status == S.OUT_FOR_DELIVERY:
-            notification_queue(order=s.order, kind=NotificationKind.ORDER_OUT_FOR_DELIVERY, key=s.number,
-                               payload=_shipment_payload(s))
+            notification_queue(
+                order=s.order,
+                kind=NotificationKind.ORDER_OUT_FOR_DELIVERY,
+                key=s.number,
+                payload=_shipment_payload(s),
+            )
 
 
-def tracking_events_record(*, shipment: Shipment, events: list[CarrierEvent],
-                           source: str = EventSource.SYSTEM) -> list[Recorded]:
+def tracking_events_record(
+    *, shipment: Shipment, events: list[CarrierEvent], source: str = EventSource.SYSTEM
+) -> list[Recorded]:
     """Several events of one parcel, oldest first (any order would end the same)."""
-    return [tracking_event_record(shipment=shipment, event=e, source=source)
-            for e in sorted(events, key=lambda e: e.occurred_at)]
+    return [
+        tracking_event_record(shipment=shipment, event=e, source=source)
+        for e in sorted(events, key=lambda e: e.occurred_at)
+    ]
 
 
 # ---------------------------------------------------------------- unknown tracking codes
 
 
-def tracking_unmatched_keep(*, carrier: Carrier | None, tracking_code: str, dedupe_key: str,
-                            payload: dict) -> tuple[UnmatchedTrackingEvent, bool]:
+def tracking_unmatched_keep(
+    *, carrier: Carrier | None, tracking_code: str, dedupe_key: str, payload: dict
+) -> tuple[UnmatchedTrackingEvent, bool]:
     """Keep a carrier's news about a tracking code we do not know (yet), once."""
     try:
         with transaction.atomic():
             return UnmatchedTrackingEvent.objects.get_or_create(
                 dedupe_key=dedupe_key[:64],
-                defaults={"carrier": carrier, "tracking_code": tracking_code[:64], "payload": payload},
+                defaults={
+                    "carrier": carrier,
+                    "tracking_code": tracking_code[:64],
+                    "payload": payload,
+                },
             )
     except IntegrityError:  # the same event, kept by a concurrent request
         return UnmatchedTrackingEvent.objects.get(dedupe_key=dedupe_key[:64]), False
@@ -212,7 +271,9 @@ def tracking_unmatched_claim(*, shipment: Shipment) -> int:
         )
         for u in kept:
             parsed = easypost.parse_event(u.payload)
-            recorded += sum(r.created for r in tracking_events_record(shipment=shipment, events=parsed.events))
+            recorded += sum(
+                r.created for r in tracking_events_record(shipment=shipment, events=parsed.events)
+            )
             u.matched_shipment = shipment
             u.matched_at = timezone.now()
             u.save(update_fields=["matched_shipment", "matched_at"])
@@ -225,7 +286,8 @@ def tracking_unmatched_sweep(*, limit: int = 200) -> int:
     that hand-over's own claim ran). Returns the number of events recorded."""
     codes = list(
         UnmatchedTrackingEvent.objects.filter(matched_shipment__isnull=True)
-        .values_list("tracking_code", flat=True).distinct()[:limit]
+        .values_list("tracking_code", flat=True)
+        .distinct()[:limit]
     )
     recorded = 0
     for s in Shipment.objects.filter(tracking_number__in=codes, status__in=IN_FLIGHT_STATUSES):
@@ -241,17 +303,29 @@ def shipments_late_notify(*, today: datetime.date | None = None, limit: int = 50
     (what happens next) and put a line on the staff timeline. Returns how many were told."""
     today = today or timezone.localdate()
     told = 0
-    late = (Shipment.objects.filter(status__in=IN_FLIGHT_STATUSES, expected_delivery_date__lt=today)
-            .select_related("order", "carrier").order_by("expected_delivery_date", "id")[:limit])
+    late = (
+        Shipment.objects.filter(status__in=IN_FLIGHT_STATUSES, expected_delivery_date__lt=today)
+        .select_related("order", "carrier")
+        .order_by("expected_delivery_date", "id")[:limit]
+    )
     for s in late:
         with transaction.atomic():
-            n = notification_queue(order=s.order, kind=NotificationKind.SHIPMENT_DELAYED, key=f"{s.number}:late",
-                                   payload={**_shipment_payload(s), "reason": "late"})
+            n = notification_queue(
+                order=s.order,
+                kind=NotificationKind.SHIPMENT_DELAYED,
+                key=f"{s.number}:late",
+                payload={**_shipment_payload(s), "reason": "late"},
+            )
             if n is not None:
-                order_event_add(order=s.order, type=EventType.TRACKING, actor=None, source=EventSource.SYSTEM,
-                                message=f"Shipment {s.number} is past its expected delivery date "
-                                        f"({s.expected_delivery_date:%d %b %Y}); the customer was emailed.",
-                                payload={"shipment": s.number, "late": True})
+                order_event_add(
+                    order=s.order,
+                    type=EventType.TRACKING,
+                    actor=None,
+                    source=EventSource.SYSTEM,
+                    message=f"Shipment {s.number} is past its expected delivery date "
+                    f"({s.expected_delivery_date:%d %b %Y}); the customer was emailed.",
+                    payload={"shipment": s.number, "late": True},
+                )
                 told += 1
     return told
 
@@ -263,7 +337,9 @@ def _polled_carriers() -> list[Carrier]:
     from .carriers import client_for
 
     polled = []
-    for carrier in Carrier.objects.filter(active=True).exclude(adapter=CarrierAdapter.MANUAL).order_by("pk"):
+    for carrier in (
+        Carrier.objects.filter(active=True).exclude(adapter=CarrierAdapter.MANUAL).order_by("pk")
+    ):
         try:
             if not getattr(client_for(carrier), "pushes_events", False):
                 polled.append(carrier)
@@ -280,8 +356,10 @@ def _claim_due(*, limit: int, now) -> list[int]:
         return []
     due = Q()
     for c in carriers:
-        due |= Q(carrier=c) & (Q(last_synced_at__isnull=True)
-                               | Q(last_synced_at__lte=now - datetime.timedelta(minutes=c.poll_interval_minutes)))
+        due |= Q(carrier=c) & (
+            Q(last_synced_at__isnull=True)
+            | Q(last_synced_at__lte=now - datetime.timedelta(minutes=c.poll_interval_minutes))
+        )
     with transaction.atomic():
         ids = list(
             Shipment.objects.select_for_update(skip_locked=True)
@@ -333,5 +411,9 @@ def tracking_sync_due(*, limit: int = SYNC_BATCH, now=None, sleep=time.sleep) ->
             report.events += tracking_sync_shipment(shipment=shipment, client=client)
         except Exception:
             report.failed += 1
-            logger.exception("Tracking sync of shipment %s (%s) failed", shipment.number, shipment.tracking_number)
+            logger.exception(
+                "Tracking sync of shipment %s (%s) failed",
+                shipment.number,
+                shipment.tracking_number,
+            )
     return report

@@ -27,10 +27,17 @@ class Product(TimeStampedModel):
     reorder_point = models.PositiveIntegerField(
         default=0, help_text="Alert when available to promise falls to this (0: no alert)"
     )
-    reorder_quantity = models.PositiveIntegerField(default=0, help_text="Usual quantity to order from the supplier")
-    lead_time_days = models.PositiveSmallIntegerField(default=7, help_text="Supplier lead time in days")
+    reorder_quantity = models.PositiveIntegerField(
+        default=0, help_text="Usual quantity to order from the supplier"
+    )
+    lead_time_days = models.PositiveSmallIntegerField(
+        default=7, help_text="Supplier lead time in days"
+    )
     substitutes = models.ManyToManyField(
-        "self", symmetrical=False, blank=True, related_name="substitute_for",
+        "self",
+        symmetrical=False,
+        blank=True,
+        related_name="substitute_for",
         help_text="Offered when this product is short",
     )
 
@@ -62,7 +69,8 @@ class Warehouse(TimeStampedModel):
     postal_code = models.CharField(max_length=20, blank=True)
     country = models.CharField(max_length=2, blank=True)
     handling_days = models.PositiveSmallIntegerField(
-        default=1, help_text="Working days from the order's cut-off to handing the parcel to the carrier"
+        default=1,
+        help_text="Working days from the order's cut-off to handing the parcel to the carrier",
     )
 
     class Meta:
@@ -81,7 +89,9 @@ class StockLevel(models.Model):
     on_hand = models.IntegerField(default=0)
     reserved = models.IntegerField(default=0)
     bin_location = models.CharField(
-        max_length=20, blank=True, help_text="Where the product sits in this warehouse (aisle-rack-shelf, e.g. A-03-2)"
+        max_length=20,
+        blank=True,
+        help_text="Where the product sits in this warehouse (aisle-rack-shelf, e.g. A-03-2)",
     )
 
     class Meta:
@@ -134,14 +144,17 @@ class Reservation(TimeStampedModel):
     warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="reservations")
     quantity = models.PositiveIntegerField(default=0, help_text="Units held now")
     allocated = models.PositiveIntegerField(
-        default=0, db_default=0,
+        default=0,
+        db_default=0,
         help_text="Of those, units already in an open shipment of this warehouse: a release never takes them",
     )
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["demand_ref", "warehouse"], name="reservation_unique"),
-            models.CheckConstraint(condition=Q(allocated__lte=F("quantity")), name="reservation_allocated_within_held"),
+            models.CheckConstraint(
+                condition=Q(allocated__lte=F("quantity")), name="reservation_allocated_within_held"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -157,7 +170,13 @@ class Backorder(TimeStampedModel):
 
     class Meta:
         ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["product", "created_at"], condition=Q(quantity__gt=0), name="backorder_waiting")]
+        indexes = [
+            models.Index(
+                fields=["product", "created_at"],
+                condition=Q(quantity__gt=0),
+                name="backorder_waiting",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.demand_ref}: {self.quantity} × {self.product_id} waiting"
@@ -172,7 +191,9 @@ class ExpectedReceipt(TimeStampedModel):
         CANCELLED = "cancelled", "Cancelled"
 
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="expected_receipts")
-    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="expected_receipts")
+    warehouse = models.ForeignKey(
+        Warehouse, on_delete=models.PROTECT, related_name="expected_receipts"
+    )
     quantity = models.PositiveIntegerField()
     quantity_received = models.PositiveIntegerField(default=0)
     expected_on = models.DateField()
@@ -187,7 +208,8 @@ class ExpectedReceipt(TimeStampedModel):
         indexes = [models.Index(fields=["product", "status", "expected_on"])]
         constraints = [
             models.CheckConstraint(
-                condition=Q(quantity__gt=0) & Q(quantity_received__lte=F("quantity")), name="expected_receipt_quantities"
+                condition=Q(quantity__gt=0) & Q(quantity_received__lte=F("quantity")),
+                name="expected_receipt_quantities",
             )
         ]
 
@@ -212,7 +234,9 @@ class RestockAlert(models.Model):
         ordering = ["-opened_at"]
         constraints = [
             models.UniqueConstraint(
-                fields=["product"], condition=Q(closed_at__isnull=True), name="restock_alert_one_open_per_product"
+                fields=["product"],
+                condition=Q(closed_at__isnull=True),
+                name="restock_alert_one_open_per_product",
             )
         ]
 

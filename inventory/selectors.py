@@ -62,7 +62,9 @@ def _stock_sum(column: str):
 
 
 def product_list(*, user=None, search: str = "", only_active: bool = False):
-    qs = Product.objects.annotate(on_hand_total=_stock_sum("on_hand"), reserved_total=_stock_sum("reserved"))
+    qs = Product.objects.annotate(
+        on_hand_total=_stock_sum("on_hand"), reserved_total=_stock_sum("reserved")
+    )
     if search:
         qs = qs.filter(Q(sku__icontains=search) | Q(name__icontains=search) | Q(barcode=search))
     if only_active:
@@ -86,13 +88,17 @@ def product_search(*, text: str, limit: int = 8):
 
 def reservations_by_ref(*, refs) -> dict[str, list[Reservation]]:
     out: dict[str, list[Reservation]] = {ref: [] for ref in refs}
-    for r in Reservation.objects.filter(demand_ref__in=list(refs), quantity__gt=0).select_related("warehouse"):
+    for r in Reservation.objects.filter(demand_ref__in=list(refs), quantity__gt=0).select_related(
+        "warehouse"
+    ):
         out[r.demand_ref].append(r)
     return out
 
 
 def product_movements(*, product, limit: int = 50):
-    return product.movements.select_related("warehouse", "actor").order_by("-created_at", "-id")[:limit]
+    return product.movements.select_related("warehouse", "actor").order_by("-created_at", "-id")[
+        :limit
+    ]
 
 
 def stock_discrepancies() -> list[dict]:
@@ -110,16 +116,28 @@ def stock_discrepancies() -> list[dict]:
         seen.add(key)
         row = ledger.get(key, {"on_hand": 0, "reserved": 0})
         if row["on_hand"] != lv.on_hand or row["reserved"] != lv.reserved:
-            problems.append({
-                "sku": lv.product.sku, "warehouse": lv.warehouse.code,
-                "on_hand": lv.on_hand, "ledger_on_hand": row["on_hand"],
-                "reserved": lv.reserved, "ledger_reserved": row["reserved"],
-            })
+            problems.append(
+                {
+                    "sku": lv.product.sku,
+                    "warehouse": lv.warehouse.code,
+                    "on_hand": lv.on_hand,
+                    "ledger_on_hand": row["on_hand"],
+                    "reserved": lv.reserved,
+                    "ledger_reserved": row["reserved"],
+                }
+            )
     for key, row in ledger.items():
         if key not in seen and (row["on_hand"] or row["reserved"]):
-            problems.append({"product_id": key[0], "warehouse_id": key[1], "on_hand": 0,
-                             "ledger_on_hand": row["on_hand"], "reserved": 0,
-                             "ledger_reserved": row["reserved"]})
+            problems.append(
+                {
+                    "product_id": key[0],
+                    "warehouse_id": key[1],
+                    "on_hand": 0,
+                    "ledger_on_hand": row["on_hand"],
+                    "reserved": 0,
+                    "ledger_reserved": row["reserved"],
+                }
+            )
     return problems
 
 
@@ -137,7 +155,11 @@ def waiting_backorders(*, product_id: int) -> list[str]:
 def backorders_by_ref(*, refs) -> dict[str, int]:
     from .models import Backorder
 
-    return dict(Backorder.objects.filter(demand_ref__in=list(refs), quantity__gt=0).values_list("demand_ref", "quantity"))
+    return dict(
+        Backorder.objects.filter(demand_ref__in=list(refs), quantity__gt=0).values_list(
+            "demand_ref", "quantity"
+        )
+    )
 
 
 # ---------------------------------------------------------------- available to promise with expected receipts
@@ -212,7 +234,9 @@ def atp_detail(*, product_ids, today: date | None = None) -> dict[int, Available
     result = {
         pid: AvailableToPromise(
             product_id=pid,
-            warehouses=[WarehouseStock(warehouse_id=w.pk, code=w.code, name=w.name) for w in warehouses],
+            warehouses=[
+                WarehouseStock(warehouse_id=w.pk, code=w.code, name=w.name) for w in warehouses
+            ],
         )
         for pid in ids
     }
@@ -230,8 +254,14 @@ def atp_detail(*, product_ids, today: date | None = None) -> dict[int, Available
     )
     for er in receipts:
         result[er.product_id].expected.append(
-            ExpectedStock(id=er.pk, warehouse_code=er.warehouse.code, expected_on=er.expected_on,
-                          quantity=er.quantity_open, reference=er.reference, late=er.expected_on < today)
+            ExpectedStock(
+                id=er.pk,
+                warehouse_code=er.warehouse.code,
+                expected_on=er.expected_on,
+                quantity=er.quantity_open,
+                reference=er.reference,
+                late=er.expected_on < today,
+            )
         )
     waiting = (
         Backorder.objects.filter(product_id__in=ids, quantity__gt=0)
@@ -337,8 +367,11 @@ def reorder_suggestions(*, today: date | None = None, product_ids=None) -> list[
     since, until = demand_window(today)
     demand = dict(
         StockMovement.objects.filter(
-            product_id__in=ids, kind=MovementKind.RESERVATION, reserved_delta__gt=0,
-            created_at__gte=since, created_at__lt=until,
+            product_id__in=ids,
+            kind=MovementKind.RESERVATION,
+            reserved_delta__gt=0,
+            created_at__gte=since,
+            created_at__lt=until,
         )
         .values("product_id")
         .annotate(units=Sum("reserved_delta"))
@@ -346,7 +379,9 @@ def reorder_suggestions(*, today: date | None = None, product_ids=None) -> list[
     )
     expected = {
         row["product_id"]: row
-        for row in ExpectedReceipt.objects.filter(product_id__in=ids, status=ExpectedReceipt.Status.OPEN)
+        for row in ExpectedReceipt.objects.filter(
+            product_id__in=ids, status=ExpectedReceipt.Status.OPEN
+        )
         .values("product_id")
         .annotate(units=Sum(F("quantity") - F("quantity_received")), first=Min("expected_on"))
     }
@@ -358,16 +393,23 @@ def reorder_suggestions(*, today: date | None = None, product_ids=None) -> list[
         exp = expected.get(p.pk, {})
         out.append(
             ReorderSuggestion(
-                product=p, on_hand=p.on_hand_total, reserved=p.reserved_total,
-                expected=exp.get("units") or 0, next_expected_on=exp.get("first"),
-                demand_30d=units, suggested=suggested, basis=basis,
+                product=p,
+                on_hand=p.on_hand_total,
+                reserved=p.reserved_total,
+                expected=exp.get("units") or 0,
+                next_expected_on=exp.get("first"),
+                demand_30d=units,
+                suggested=suggested,
+                basis=basis,
             )
         )
     out.sort(key=lambda s: (s.available - s.reorder_point, s.product.sku))
     return out
 
 
-def reorder_suggestion_for(*, product: Product, today: date | None = None) -> ReorderSuggestion | None:
+def reorder_suggestion_for(
+    *, product: Product, today: date | None = None
+) -> ReorderSuggestion | None:
     """The suggestion for one product, or None when it is above its reorder point."""
     rows = reorder_suggestions(today=today, product_ids=[product.pk])
     return rows[0] if rows else None
@@ -410,7 +452,9 @@ def expected_receipts_list(*, view: str = "open", today: date | None = None):
     today = today or timezone.localdate()
     qs = ExpectedReceipt.objects.select_related("product", "warehouse", "created_by")
     if view == "late":
-        return qs.filter(status=ExpectedReceipt.Status.OPEN, expected_on__lt=today).order_by("expected_on", "id")
+        return qs.filter(status=ExpectedReceipt.Status.OPEN, expected_on__lt=today).order_by(
+            "expected_on", "id"
+        )
     if view in (ExpectedReceipt.Status.RECEIVED, ExpectedReceipt.Status.CANCELLED):
         return qs.filter(status=view).order_by("-updated_at", "-id")
     return qs.filter(status=ExpectedReceipt.Status.OPEN).order_by("expected_on", "id")
@@ -435,7 +479,9 @@ def reservation_discrepancies() -> list[dict]:
     reservations: every reserved unit must belong to some demand."""
     held = {
         (row["product_id"], row["warehouse_id"]): row["units"]
-        for row in Reservation.objects.values("product_id", "warehouse_id").annotate(units=Sum("quantity"))
+        for row in Reservation.objects.values("product_id", "warehouse_id").annotate(
+            units=Sum("quantity")
+        )
     }
     levels = {
         (lv.product_id, lv.warehouse_id): lv
@@ -447,10 +493,12 @@ def reservation_discrepancies() -> list[dict]:
         lv = levels.get(key)
         reserved = lv.reserved if lv else 0
         if units != reserved:
-            problems.append({
-                "sku": lv.product.sku if lv else str(key[0]),
-                "warehouse": lv.warehouse.code if lv else str(key[1]),
-                "reserved": reserved,
-                "reservations": units,
-            })
+            problems.append(
+                {
+                    "sku": lv.product.sku if lv else str(key[0]),
+                    "warehouse": lv.warehouse.code if lv else str(key[1]),
+                    "reserved": reserved,
+                    "reservations": units,
+                }
+            )
     return problems

@@ -49,7 +49,9 @@ class ReservationPlan:
     allocations: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     backordered: dict[str, int] = field(default_factory=dict)
     explanation: str = ""
-    handling_days: int = 1  # the slowest warehouse the plan takes stock from (for the promised ship date)
+    handling_days: int = (
+        1  # the slowest warehouse the plan takes stock from (for the promised ship date)
+    )
 
 
 def _lock_levels(*, product_ids, warehouse_ids=None) -> list[StockLevel]:
@@ -61,7 +63,9 @@ def _lock_levels(*, product_ids, warehouse_ids=None) -> list[StockLevel]:
     return list(qs.select_for_update().order_by("pk"))
 
 
-def _move(*, level_id, product_id, warehouse_id, kind, on_hand=0, reserved=0, actor, reference, reason=""):
+def _move(
+    *, level_id, product_id, warehouse_id, kind, on_hand=0, reserved=0, actor, reference, reason=""
+):
     StockLevel.objects.filter(pk=level_id).update(
         on_hand=F("on_hand") + on_hand, reserved=F("reserved") + reserved
     )
@@ -117,18 +121,29 @@ def _plan(demands: list[Demand], warehouses: list[Warehouse], available: dict) -
         elif remaining:
             total = sum(available.get((d.product_id, wh.pk), 0) for wh in warehouses)
             shortages.append(
-                {"ref": d.ref, "product_id": d.product_id, "sku": d.label, "requested": d.quantity, "available": total}
+                {
+                    "ref": d.ref,
+                    "product_id": d.product_id,
+                    "sku": d.label,
+                    "requested": d.quantity,
+                    "available": total,
+                }
             )
         plan.allocations[d.ref] = chunks
     if shortages:
-        parts = [f"{s['sku'] or s['product_id']}: {s['requested']} requested, {s['available']} available" for s in shortages]
+        parts = [
+            f"{s['sku'] or s['product_id']}: {s['requested']} requested, {s['available']} available"
+            for s in shortages
+        ]
         raise OutOfStock("Not enough stock. " + "; ".join(parts) + ".", shortages=shortages)
     if not used:
         plan.explanation = "Nothing in stock yet: everything is backordered."
     elif len(used) == 1:
         plan.explanation = f"Reserved in {used[0]}; the rest is backordered."
     else:
-        plan.explanation = f"No single warehouse holds the whole order; split across {', '.join(used)}."
+        plan.explanation = (
+            f"No single warehouse holds the whole order; split across {', '.join(used)}."
+        )
     if plan.backordered:
         labels = {d.ref: d.label or str(d.product_id) for d in demands}
         waiting = ", ".join(f"{q} × {labels[ref]}" for ref, q in plan.backordered.items())
@@ -136,7 +151,9 @@ def _plan(demands: list[Demand], warehouses: list[Warehouse], available: dict) -
     return plan
 
 
-def stock_reserve(*, demands: list[Demand], actor, reference: str, fresh: bool = False) -> ReservationPlan:
+def stock_reserve(
+    *, demands: list[Demand], actor, reference: str, fresh: bool = False
+) -> ReservationPlan:
     """Reserve every demand or nothing. Raises OutOfStock naming each short line.
 
     A fixed number of statements whatever the number of demands: one locking read of the
@@ -159,8 +176,11 @@ def stock_reserve(*, demands: list[Demand], actor, reference: str, fresh: bool =
     product_ids = sorted({d.product_id for d in demands})
     wh_fields = list(Warehouse._meta.concrete_fields)
     marks = ", ".join(["%s"] * len(product_ids))
-    lock = " FOR UPDATE OF l" if connection.features.has_select_for_update_of else (
-        " FOR UPDATE" if connection.features.has_select_for_update else "")
+    lock = (
+        " FOR UPDATE OF l"
+        if connection.features.has_select_for_update_of
+        else (" FOR UPDATE" if connection.features.has_select_for_update else "")
+    )
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT l.id, l.product_id, l.on_hand, l.reserved, p.reorder_point, "  # noqa: S608 (metadata only)
@@ -172,7 +192,9 @@ def stock_reserve(*, demands: list[Demand], actor, reference: str, fresh: bool =
             product_ids,
         )
         rows = cursor.fetchall()
-    by_key: dict[tuple[int, int], tuple[int, int, int]] = {}  # (product, warehouse) -> (level pk, on hand, reserved)
+    by_key: dict[
+        tuple[int, int], tuple[int, int, int]
+    ] = {}  # (product, warehouse) -> (level pk, on hand, reserved)
     by_pk: dict[int, Warehouse] = {}
     reorder_point: dict[int, int] = {}
     for level_id, product_id, on_hand, reserved, point, *wh_values in rows:
@@ -189,8 +211,10 @@ def stock_reserve(*, demands: list[Demand], actor, reference: str, fresh: bool =
     plan = _plan(demands, warehouses, available)
     used = {wh_id for allocs in plan.allocations.values() for wh_id, _ in allocs}
     if warehouses:
-        plan.handling_days = max((w.handling_days for w in warehouses if w.pk in used),
-                                 default=warehouses[0].handling_days)
+        plan.handling_days = max(
+            (w.handling_days for w in warehouses if w.pk in used),
+            default=warehouses[0].handling_days,
+        )
 
     now = timezone.now()
     actor_id = actor.pk if getattr(actor, "pk", None) else None
@@ -203,7 +227,19 @@ def stock_reserve(*, demands: list[Demand], actor, reference: str, fresh: bool =
             added[by_key[(d.product_id, wh_id)][0]] += qty
             taken[d.product_id] += qty
             wanted[(d.ref, wh_id)] += qty
-            movements.append((d.product_id, wh_id, MovementKind.RESERVATION, 0, qty, reference, "", actor_id, now))
+            movements.append(
+                (
+                    d.product_id,
+                    wh_id,
+                    MovementKind.RESERVATION,
+                    0,
+                    qty,
+                    reference,
+                    "",
+                    actor_id,
+                    now,
+                )
+            )
     if added:
         product_of = {d.ref: d.product_id for d in demands}
         level_table = qn(StockLevel._meta.db_table)
@@ -221,7 +257,11 @@ def stock_reserve(*, demands: list[Demand], actor, reference: str, fresh: bool =
             + ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(wanted))
             + " ON CONFLICT (demand_ref, warehouse_id) DO UPDATE SET "
             f"quantity = {reservation_table}.quantity + EXCLUDED.quantity, updated_at = EXCLUDED.updated_at",
-            [v for (ref, wh_id), qty in wanted.items() for v in (ref, product_of[ref], wh_id, qty, now, now)],
+            [
+                v
+                for (ref, wh_id), qty in wanted.items()
+                for v in (ref, product_of[ref], wh_id, qty, now, now)
+            ],
         )
         ledger = (
             f"INSERT INTO {qn(StockMovement._meta.db_table)} (product_id, warehouse_id, kind, "  # noqa: S608
@@ -241,21 +281,38 @@ def stock_reserve(*, demands: list[Demand], actor, reference: str, fresh: bool =
                     cursor.execute(sql, params)
     waiting = [d for d in demands if plan.backordered.get(d.ref)]
     if waiting:
-        existing = {} if fresh else dict(
-            Backorder.objects.filter(demand_ref__in=[d.ref for d in waiting]).values_list("demand_ref", "quantity")
+        existing = (
+            {}
+            if fresh
+            else dict(
+                Backorder.objects.filter(demand_ref__in=[d.ref for d in waiting]).values_list(
+                    "demand_ref", "quantity"
+                )
+            )
         )
         Backorder.objects.bulk_create(
-            [Backorder(demand_ref=d.ref, product_id=d.product_id,
-                       quantity=existing.get(d.ref, 0) + plan.backordered[d.ref]) for d in waiting],
-            update_conflicts=True, unique_fields=["demand_ref"], update_fields=["quantity", "updated_at"],
+            [
+                Backorder(
+                    demand_ref=d.ref,
+                    product_id=d.product_id,
+                    quantity=existing.get(d.ref, 0) + plan.backordered[d.ref],
+                )
+                for d in waiting
+            ],
+            update_conflicts=True,
+            unique_fields=["demand_ref"],
+            update_fields=["quantity", "updated_at"],
         )
     # A reservation only lowers availability: check the restock alerts (after commit) only for
     # products now at or below their reorder point, or without a stock row to tell.
     atp = defaultdict(int)
     for (product_id, _), (_, on_hand, reserved) in by_key.items():
         atp[product_id] += on_hand - reserved
-    low = [pid for pid in product_ids
-           if pid not in reorder_point or 0 < reorder_point[pid] >= atp[pid] - taken[pid]]
+    low = [
+        pid
+        for pid in product_ids
+        if pid not in reorder_point or 0 < reorder_point[pid] >= atp[pid] - taken[pid]
+    ]
     if low:
         _restock_check_after_commit(low)
     return plan
@@ -281,11 +338,19 @@ def backorder_cancel(*, demand_ref: str, quantity: int | None = None) -> int:
 
 
 @transaction.atomic
-def backorders_fill(*, product: Product, warehouse: Warehouse, actor, reference: str,
-                    demand_refs: list[str] | None = None) -> list[tuple[str, int]]:
+def backorders_fill(
+    *,
+    product: Product,
+    warehouse: Warehouse,
+    actor,
+    reference: str,
+    demand_refs: list[str] | None = None,
+) -> list[tuple[str, int]]:
     """Reserve free stock of ``warehouse`` for waiting demand, oldest first. The caller
     decides which demand it may fill (``demand_refs``; None: all). Returns (ref, units)."""
-    level = StockLevel.objects.select_for_update().filter(product=product, warehouse=warehouse).first()
+    level = (
+        StockLevel.objects.select_for_update().filter(product=product, warehouse=warehouse).first()
+    )
     if level is None:
         return []
     free = level.on_hand - level.reserved
@@ -306,10 +371,21 @@ def backorders_fill(*, product: Product, warehouse: Warehouse, actor, reference:
         if not Reservation.objects.filter(demand_ref=b.demand_ref, warehouse=warehouse).update(
             quantity=F("quantity") + take
         ):
-            Reservation.objects.create(demand_ref=b.demand_ref, product=product, warehouse=warehouse, quantity=take)
-        movements.append(_move(level_id=level.pk, product_id=product.pk, warehouse_id=warehouse.pk,
-                               kind=MovementKind.RESERVATION, reserved=take, actor=actor, reference=reference,
-                               reason=f"Backorder {b.demand_ref} filled"))
+            Reservation.objects.create(
+                demand_ref=b.demand_ref, product=product, warehouse=warehouse, quantity=take
+            )
+        movements.append(
+            _move(
+                level_id=level.pk,
+                product_id=product.pk,
+                warehouse_id=warehouse.pk,
+                kind=MovementKind.RESERVATION,
+                reserved=take,
+                actor=actor,
+                reference=reference,
+                reason=f"Backorder {b.demand_ref} filled",
+            )
+        )
     StockMovement.objects.bulk_create(movements)
     return fills
 
@@ -323,7 +399,9 @@ def _levels_for_reservations(reservations) -> dict:
 
 
 @transaction.atomic
-def stock_release(*, demand_ref: str, quantity: int | None = None, actor, reference: str, reason: str = "") -> int:
+def stock_release(
+    *, demand_ref: str, quantity: int | None = None, actor, reference: str, reason: str = ""
+) -> int:
     """Give reserved stock back. ``quantity=None`` releases all of it. Returns units released.
     Units are released from the lowest-priority warehouse first, and never units already in
     an open shipment (``Reservation.allocated``): those leave with the shipment or come back
@@ -341,15 +419,21 @@ def stock_release(*, demand_ref: str, quantity: int | None = None, actor, refere
     levels = _levels_for_reservations(reservations)
     held = sum(r.quantity for r in reservations)
     free = sum(r.quantity - r.allocated for r in reservations)
-    todo = (free if quantity is None else quantity)
+    todo = free if quantity is None else quantity
     if quantity is None and free < held:
-        raise DomainError(f"{held - free} of {held} reserved units are in an open shipment; "
-                          "cancel the shipment first.", field="quantity")
+        raise DomainError(
+            f"{held - free} of {held} reserved units are in an open shipment; "
+            "cancel the shipment first.",
+            field="quantity",
+        )
     if todo > held:
         raise DomainError(f"Only {held} reserved; cannot release {todo}.", field="quantity")
     if todo > free:
-        raise DomainError(f"Only {free} of {held} reserved units are free to release; the others are in an "
-                          "open shipment.", field="quantity")
+        raise DomainError(
+            f"Only {free} of {held} reserved units are free to release; the others are in an "
+            "open shipment.",
+            field="quantity",
+        )
     released = 0
     movements = []
     for r in sorted(reservations, key=lambda r: (-r.warehouse.priority, r.warehouse.code)):
@@ -360,8 +444,16 @@ def stock_release(*, demand_ref: str, quantity: int | None = None, actor, refere
             continue
         level = levels[(r.product_id, r.warehouse_id)]
         movements.append(
-            _move(level_id=level.pk, product_id=r.product_id, warehouse_id=r.warehouse_id,
-                  kind=MovementKind.RELEASE, reserved=-take, actor=actor, reference=reference, reason=reason)
+            _move(
+                level_id=level.pk,
+                product_id=r.product_id,
+                warehouse_id=r.warehouse_id,
+                kind=MovementKind.RELEASE,
+                reserved=-take,
+                actor=actor,
+                reference=reference,
+                reason=reason,
+            )
         )
         Reservation.objects.filter(pk=r.pk).update(quantity=F("quantity") - take)
         todo -= take
@@ -377,18 +469,31 @@ def stock_ship(*, demand_ref: str, warehouse_id: int, quantity: int, actor, refe
     if quantity <= 0:
         raise DomainError("Quantity must be at least 1.", field="quantity")
     try:
-        r = Reservation.objects.select_for_update().get(demand_ref=demand_ref, warehouse_id=warehouse_id)
+        r = Reservation.objects.select_for_update().get(
+            demand_ref=demand_ref, warehouse_id=warehouse_id
+        )
     except Reservation.DoesNotExist:
         raise DomainError("Nothing is reserved for this line in that warehouse.") from None
     if r.quantity < quantity:
-        raise DomainError(f"Only {r.quantity} reserved in this warehouse; cannot ship {quantity}.", field="quantity")
+        raise DomainError(
+            f"Only {r.quantity} reserved in this warehouse; cannot ship {quantity}.",
+            field="quantity",
+        )
     level = _levels_for_reservations([r])[(r.product_id, r.warehouse_id)]
     # The units leave in their shipment: they are no longer reserved, nor allocated to it.
-    Reservation.objects.filter(pk=r.pk).update(quantity=F("quantity") - quantity,
-                                               allocated=Greatest(F("allocated") - quantity, 0))
-    _move(level_id=level.pk, product_id=r.product_id, warehouse_id=r.warehouse_id,
-          kind=MovementKind.SHIPMENT, on_hand=-quantity, reserved=-quantity, actor=actor,
-          reference=reference).save()
+    Reservation.objects.filter(pk=r.pk).update(
+        quantity=F("quantity") - quantity, allocated=Greatest(F("allocated") - quantity, 0)
+    )
+    _move(
+        level_id=level.pk,
+        product_id=r.product_id,
+        warehouse_id=r.warehouse_id,
+        kind=MovementKind.SHIPMENT,
+        on_hand=-quantity,
+        reserved=-quantity,
+        actor=actor,
+        reference=reference,
+    ).save()
 
 
 def reservations_allocate(*, warehouse_id: int, deltas: dict[str, int]) -> None:
@@ -402,47 +507,82 @@ def reservations_allocate(*, warehouse_id: int, deltas: dict[str, int]) -> None:
     rows = {
         r.demand_ref: r
         for r in Reservation.objects.select_for_update()
-        .filter(warehouse_id=warehouse_id, demand_ref__in=list(deltas)).order_by("pk")
+        .filter(warehouse_id=warehouse_id, demand_ref__in=list(deltas))
+        .order_by("pk")
     }
     for ref, delta in deltas.items():
         r = rows.get(ref)
         have, allocated = (r.quantity, r.allocated) if r else (0, 0)
         if not 0 <= allocated + delta <= have:
-            raise DomainError(f"{ref}: {have} reserved in this warehouse, {allocated} already in shipments; "
-                              f"cannot allocate {delta:+}.")
+            raise DomainError(
+                f"{ref}: {have} reserved in this warehouse, {allocated} already in shipments; "
+                f"cannot allocate {delta:+}."
+            )
     Reservation.objects.filter(pk__in=[rows[ref].pk for ref in deltas]).update(
-        allocated=F("allocated") + Case(*[When(pk=rows[ref].pk, then=Value(d)) for ref, d in deltas.items()],
-                                        output_field=IntegerField())
+        allocated=F("allocated")
+        + Case(
+            *[When(pk=rows[ref].pk, then=Value(d)) for ref, d in deltas.items()],
+            output_field=IntegerField(),
+        )
     )
 
 
 def _level_for_update(product_id: int, warehouse_id: int) -> StockLevel:
     StockLevel.objects.get_or_create(product_id=product_id, warehouse_id=warehouse_id)
-    return StockLevel.objects.select_for_update().get(product_id=product_id, warehouse_id=warehouse_id)
+    return StockLevel.objects.select_for_update().get(
+        product_id=product_id, warehouse_id=warehouse_id
+    )
 
 
 @transaction.atomic
-def stock_receive(*, product: Product, warehouse: Warehouse, quantity: int, actor, reference: str = "",
-                  reason: str = "", kind: str = MovementKind.RECEIPT) -> StockLevel:
+def stock_receive(
+    *,
+    product: Product,
+    warehouse: Warehouse,
+    quantity: int,
+    actor,
+    reference: str = "",
+    reason: str = "",
+    kind: str = MovementKind.RECEIPT,
+) -> StockLevel:
     """Units arrive (a supplier receipt, or a return put back on the shelf)."""
     roles.check_role(actor, roles.MANAGE_STOCK)
     if quantity <= 0:
         raise DomainError("Quantity must be at least 1.", field="quantity")
     level = _level_for_update(product.pk, warehouse.pk)
-    _move(level_id=level.pk, product_id=product.pk, warehouse_id=warehouse.pk, kind=kind,
-          on_hand=quantity, actor=actor, reference=reference, reason=reason).save()
+    _move(
+        level_id=level.pk,
+        product_id=product.pk,
+        warehouse_id=warehouse.pk,
+        kind=kind,
+        on_hand=quantity,
+        actor=actor,
+        reference=reference,
+        reason=reason,
+    ).save()
     level.refresh_from_db()
     restock_alerts_check(product_ids=[product.pk])
     return level
 
 
-def stock_restock_return(*, product: Product, warehouse: Warehouse, quantity: int, actor, reference: str) -> StockLevel:
-    return stock_receive(product=product, warehouse=warehouse, quantity=quantity, actor=actor,
-                         reference=reference, reason="Customer return", kind=MovementKind.RETURN_RESTOCK)
+def stock_restock_return(
+    *, product: Product, warehouse: Warehouse, quantity: int, actor, reference: str
+) -> StockLevel:
+    return stock_receive(
+        product=product,
+        warehouse=warehouse,
+        quantity=quantity,
+        actor=actor,
+        reference=reference,
+        reason="Customer return",
+        kind=MovementKind.RETURN_RESTOCK,
+    )
 
 
 @transaction.atomic
-def stock_adjust(*, product: Product, warehouse: Warehouse, delta: int, reason: str, actor, reference: str = "") -> StockLevel:
+def stock_adjust(
+    *, product: Product, warehouse: Warehouse, delta: int, reason: str, actor, reference: str = ""
+) -> StockLevel:
     """Correct on_hand by ``delta`` (found, damaged, lost...). A reason is required."""
     roles.check_role(actor, roles.MANAGE_STOCK)
     if not reason.strip():
@@ -456,9 +596,16 @@ def stock_adjust(*, product: Product, warehouse: Warehouse, delta: int, reason: 
             f"it cannot go down by {-delta}.",
             field="delta",
         )
-    _move(level_id=level.pk, product_id=product.pk, warehouse_id=warehouse.pk,
-          kind=MovementKind.ADJUSTMENT, on_hand=delta, actor=actor, reference=reference,
-          reason=reason.strip()).save()
+    _move(
+        level_id=level.pk,
+        product_id=product.pk,
+        warehouse_id=warehouse.pk,
+        kind=MovementKind.ADJUSTMENT,
+        on_hand=delta,
+        actor=actor,
+        reference=reference,
+        reason=reason.strip(),
+    ).save()
     level.refresh_from_db()
     restock_alerts_check(product_ids=[product.pk])
     return level
@@ -485,9 +632,16 @@ def stock_count_refusal(*, level: StockLevel | None, counted: int) -> str | None
 
 
 @transaction.atomic
-def stock_count(*, product: Product, warehouse: Warehouse, counted: int, actor,
-                reason: str = "Cycle count", reference: str = "",
-                expected_on_hand: int | None = None) -> StockLevel:
+def stock_count(
+    *,
+    product: Product,
+    warehouse: Warehouse,
+    counted: int,
+    actor,
+    reason: str = "Cycle count",
+    reference: str = "",
+    expected_on_hand: int | None = None,
+) -> StockLevel:
     """A cycle count: set on_hand to what was counted, writing one COUNT movement of the
     variance (a zero variance is recorded too: the ledger shows the shelf was checked).
 
@@ -503,21 +657,37 @@ def stock_count(*, product: Product, warehouse: Warehouse, counted: int, actor,
         raise DomainError(
             f"Stock in {warehouse.code} moved while you counted: the system now holds "
             f"{level.on_hand}, not {expected_on_hand}. Check the new variance before applying.",
-            field="counted", code="stale",
+            field="counted",
+            code="stale",
         )
     variance = counted - level.on_hand
     why = (reason or "").strip() or "Cycle count"
     note = f"{why}: system {level.on_hand}, counted {counted}"
-    _move(level_id=level.pk, product_id=product.pk, warehouse_id=warehouse.pk, kind=MovementKind.COUNT,
-          on_hand=variance, actor=actor, reference=reference, reason=note[:255]).save()
+    _move(
+        level_id=level.pk,
+        product_id=product.pk,
+        warehouse_id=warehouse.pk,
+        kind=MovementKind.COUNT,
+        on_hand=variance,
+        actor=actor,
+        reference=reference,
+        reason=note[:255],
+    ).save()
     level.refresh_from_db()
     restock_alerts_check(product_ids=[product.pk])
     return level
 
 
 @transaction.atomic
-def stock_transfer(*, product: Product, source: Warehouse, destination: Warehouse, quantity: int,
-                   actor, reference: str = "") -> tuple[StockLevel, StockLevel]:
+def stock_transfer(
+    *,
+    product: Product,
+    source: Warehouse,
+    destination: Warehouse,
+    quantity: int,
+    actor,
+    reference: str = "",
+) -> tuple[StockLevel, StockLevel]:
     """Move free units between warehouses: a TRANSFER_OUT and a TRANSFER_IN movement.
     Reserved units stay where they are (they belong to orders). Returns both levels."""
     roles.check_role(actor, roles.MANAGE_STOCK)
@@ -533,18 +703,40 @@ def stock_transfer(*, product: Product, source: Warehouse, destination: Warehous
     src = levels.get(source.pk)
     free = src.on_hand - src.reserved if src else 0
     if quantity > free:
-        held = f"{src.on_hand} on hand, {src.reserved} reserved for orders" if src else "nothing on hand"
+        held = (
+            f"{src.on_hand} on hand, {src.reserved} reserved for orders"
+            if src
+            else "nothing on hand"
+        )
         raise DomainError(
             f"{source.code} has {free} free to move ({held}); reserved units cannot be transferred.",
             field="quantity",
         )
     note = f"Transfer {source.code} → {destination.code}"
-    StockMovement.objects.bulk_create([
-        _move(level_id=src.pk, product_id=product.pk, warehouse_id=source.pk,
-              kind=MovementKind.TRANSFER_OUT, on_hand=-quantity, actor=actor, reference=reference, reason=note),
-        _move(level_id=levels[destination.pk].pk, product_id=product.pk, warehouse_id=destination.pk,
-              kind=MovementKind.TRANSFER_IN, on_hand=quantity, actor=actor, reference=reference, reason=note),
-    ])
+    StockMovement.objects.bulk_create(
+        [
+            _move(
+                level_id=src.pk,
+                product_id=product.pk,
+                warehouse_id=source.pk,
+                kind=MovementKind.TRANSFER_OUT,
+                on_hand=-quantity,
+                actor=actor,
+                reference=reference,
+                reason=note,
+            ),
+            _move(
+                level_id=levels[destination.pk].pk,
+                product_id=product.pk,
+                warehouse_id=destination.pk,
+                kind=MovementKind.TRANSFER_IN,
+                on_hand=quantity,
+                actor=actor,
+                reference=reference,
+                reason=note,
+            ),
+        ]
+    )
     # Moving into or out of an inactive warehouse changes what can be promised.
     restock_alerts_check(product_ids=[product.pk])
     src.refresh_from_db()
@@ -557,8 +749,15 @@ def stock_transfer(*, product: Product, source: Warehouse, destination: Warehous
 
 
 @transaction.atomic
-def expected_receipt_create(*, product: Product, warehouse: Warehouse, quantity: int, expected_on,
-                            reference: str = "", actor) -> ExpectedReceipt:
+def expected_receipt_create(
+    *,
+    product: Product,
+    warehouse: Warehouse,
+    quantity: int,
+    expected_on,
+    reference: str = "",
+    actor,
+) -> ExpectedReceipt:
     """Stock on its way from a supplier, counted in available-to-promise with its date."""
     roles.check_role(actor, roles.MANAGE_STOCK)
     errors: dict[str, list[str]] = {}
@@ -567,12 +766,18 @@ def expected_receipt_create(*, product: Product, warehouse: Warehouse, quantity:
     if expected_on is None:
         errors["expected_on"] = ["Enter the date the delivery is expected."]
     elif expected_on < timezone.localdate():
-        errors["expected_on"] = ["That date is in the past: enter today or the date the supplier promised."]
+        errors["expected_on"] = [
+            "That date is in the past: enter today or the date the supplier promised."
+        ]
     if errors:
         raise ValidationFailed(errors)
     return ExpectedReceipt.objects.create(
-        product=product, warehouse=warehouse, quantity=quantity, expected_on=expected_on,
-        reference=(reference or "").strip(), created_by=actor if getattr(actor, "pk", None) else None,
+        product=product,
+        warehouse=warehouse,
+        quantity=quantity,
+        expected_on=expected_on,
+        reference=(reference or "").strip(),
+        created_by=actor if getattr(actor, "pk", None) else None,
     )
 
 
@@ -584,7 +789,8 @@ def _lock_expected_receipt(expected_receipt: ExpectedReceipt) -> ExpectedReceipt
     )
     if er.status != ExpectedReceipt.Status.OPEN:
         raise DomainError(
-            f"This expected receipt is already {er.get_status_display().lower()}.", field="expected_receipt"
+            f"This expected receipt is already {er.get_status_display().lower()}.",
+            field="expected_receipt",
         )
     return er
 
@@ -600,7 +806,9 @@ def expected_receipt_cancel(*, expected_receipt: ExpectedReceipt, actor) -> Expe
 
 
 @transaction.atomic
-def expected_receipt_mark_received(*, expected_receipt: ExpectedReceipt, quantity: int) -> ExpectedReceipt:
+def expected_receipt_mark_received(
+    *, expected_receipt: ExpectedReceipt, quantity: int
+) -> ExpectedReceipt:
     """Count ``quantity`` received units against an expected receipt; it closes when all
     have come (a delivery larger than expected closes it too). Called by the receipt
     service inside its transaction, which checks roles and moves the stock."""
@@ -646,7 +854,9 @@ def restock_alerts_check(*, product_ids) -> list[RestockAlert]:
         .annotate(
             atp=_available_subquery(),
             open_alert=Subquery(
-                RestockAlert.objects.filter(product=OuterRef("pk"), closed_at__isnull=True).values("pk")[:1]
+                RestockAlert.objects.filter(product=OuterRef("pk"), closed_at__isnull=True).values(
+                    "pk"
+                )[:1]
             ),
         )
         .values_list("pk", "active", "reorder_point", "atp", "open_alert")
@@ -667,7 +877,9 @@ def restock_alerts_check(*, product_ids) -> list[RestockAlert]:
             elif (
                 not low
                 and open_alert is not None
-                and RestockAlert.objects.filter(pk=open_alert, closed_at__isnull=True).update(closed_at=now)
+                and RestockAlert.objects.filter(pk=open_alert, closed_at__isnull=True).update(
+                    closed_at=now
+                )
             ):
                 changed.append(RestockAlert.objects.get(pk=open_alert))
     return changed
@@ -710,7 +922,9 @@ def _restock_alert_message(alert: RestockAlert, recipients: list[str]) -> EmailM
         body=render_to_string("inventory/emails/restock_alert.txt", context),
         to=recipients,
     )
-    message.attach_alternative(render_to_string("inventory/emails/restock_alert.html", context), "text/html")
+    message.attach_alternative(
+        render_to_string("inventory/emails/restock_alert.html", context), "text/html"
+    )
     return message
 
 
@@ -731,7 +945,11 @@ def restock_alert_notify(*, alert_id: int) -> RestockAlert | None:
         if recipients:
             _restock_alert_message(alert, recipients).send(fail_silently=False)
         else:
-            logger.warning("Restock alert %s for %s: no manager has an email address", alert.pk, alert.product.sku)
+            logger.warning(
+                "Restock alert %s for %s: no manager has an email address",
+                alert.pk,
+                alert.product.sku,
+            )
         alert.notified_at = timezone.now()
         alert.save(update_fields=["notified_at"])
     return alert
@@ -746,32 +964,50 @@ def stock_reserve_at(*, demands: list[Demand], warehouse: Warehouse, actor, refe
         if d.quantity <= 0:
             raise DomainError("Quantity must be at least 1.", field="quantity")
     product_ids = sorted({d.product_id for d in demands})
-    levels = {lv.product_id: lv for lv in _lock_levels(product_ids=product_ids, warehouse_ids=[warehouse.pk])}
+    levels = {
+        lv.product_id: lv
+        for lv in _lock_levels(product_ids=product_ids, warehouse_ids=[warehouse.pk])
+    }
     need: dict[int, int] = defaultdict(int)
     for d in demands:
         need[d.product_id] += d.quantity
     free = {pid: max(lv.on_hand - lv.reserved, 0) for pid, lv in levels.items()}
     shortages = [
-        {"ref": d.ref, "product_id": d.product_id, "sku": d.label, "requested": d.quantity,
-         "available": free.get(d.product_id, 0)}
+        {
+            "ref": d.ref,
+            "product_id": d.product_id,
+            "sku": d.label,
+            "requested": d.quantity,
+            "available": free.get(d.product_id, 0),
+        }
         for d in demands
         if need[d.product_id] > free.get(d.product_id, 0)
     ]
     if shortages:
-        parts = [f"{s['sku'] or s['product_id']}: {s['requested']} requested, {s['available']} in {warehouse.code}"
-                 for s in shortages]
+        parts = [
+            f"{s['sku'] or s['product_id']}: {s['requested']} requested, {s['available']} in {warehouse.code}"
+            for s in shortages
+        ]
         raise OutOfStock("Not enough stock. " + "; ".join(parts) + ".", shortages=shortages)
     movements = []
     for d in demands:
         movements.append(
-            _move(level_id=levels[d.product_id].pk, product_id=d.product_id, warehouse_id=warehouse.pk,
-                  kind=MovementKind.RESERVATION, reserved=d.quantity, actor=actor, reference=reference)
+            _move(
+                level_id=levels[d.product_id].pk,
+                product_id=d.product_id,
+                warehouse_id=warehouse.pk,
+                kind=MovementKind.RESERVATION,
+                reserved=d.quantity,
+                actor=actor,
+                reference=reference,
+            )
         )
         if not Reservation.objects.filter(demand_ref=d.ref, warehouse=warehouse).update(
             quantity=F("quantity") + d.quantity
         ):
-            Reservation.objects.create(demand_ref=d.ref, product_id=d.product_id, warehouse=warehouse,
-                                       quantity=d.quantity)
+            Reservation.objects.create(
+                demand_ref=d.ref, product_id=d.product_id, warehouse=warehouse, quantity=d.quantity
+            )
     StockMovement.objects.bulk_create(movements)
     _restock_check_after_commit(product_ids)
 
@@ -781,13 +1017,28 @@ def stock_reserve_at(*, demands: list[Demand], warehouse: Warehouse, actor, refe
 
 
 PRODUCT_UPSERT_FIELDS = (
-    "name", "description", "price", "tax_rate", "barcode", "weight_grams", "length_mm", "width_mm",
-    "height_mm", "active", "allow_backorder", "reorder_point", "reorder_quantity", "lead_time_days",
+    "name",
+    "description",
+    "price",
+    "tax_rate",
+    "barcode",
+    "weight_grams",
+    "length_mm",
+    "width_mm",
+    "height_mm",
+    "active",
+    "allow_backorder",
+    "reorder_point",
+    "reorder_quantity",
+    "lead_time_days",
 )
 _PRODUCT_COUNTS = {  # field: (largest value, label)
-    "weight_grams": (2_147_483_647, "Weight"), "length_mm": (2_147_483_647, "Length"),
-    "width_mm": (2_147_483_647, "Width"), "height_mm": (2_147_483_647, "Height"),
-    "reorder_point": (2_147_483_647, "The reorder point"), "reorder_quantity": (2_147_483_647, "The reorder quantity"),
+    "weight_grams": (2_147_483_647, "Weight"),
+    "length_mm": (2_147_483_647, "Length"),
+    "width_mm": (2_147_483_647, "Width"),
+    "height_mm": (2_147_483_647, "Height"),
+    "reorder_point": (2_147_483_647, "The reorder point"),
+    "reorder_quantity": (2_147_483_647, "The reorder quantity"),
     "lead_time_days": (32_767, "The lead time"),
 }
 
@@ -816,7 +1067,12 @@ def _product_values(data: dict, *, creating: bool) -> tuple[dict, dict[str, list
             price = Decimal("NaN")
         if price is None:
             errors["price"] = ["Set the net unit price."]
-        elif not price.is_finite() or price < 0 or price != price.quantize(Decimal("0.01")) or price >= Decimal("1e10"):
+        elif (
+            not price.is_finite()
+            or price < 0
+            or price != price.quantize(Decimal("0.01"))
+            or price >= Decimal("1e10")
+        ):
             errors["price"] = ["Use a price of 0 or more with at most two decimals, e.g. 24.90."]
         else:
             values["price"] = price.quantize(Decimal("0.01"))
@@ -826,7 +1082,9 @@ def _product_values(data: dict, *, creating: bool) -> tuple[dict, dict[str, list
         except InvalidOperation:
             rate = Decimal("NaN")
         if not rate.is_finite() or not (0 <= rate < 1) or rate != rate.quantize(Decimal("0.0001")):
-            errors["tax_rate"] = ["Use a fraction from 0 up to (not including) 1, e.g. 0.19 for 19 %."]
+            errors["tax_rate"] = [
+                "Use a fraction from 0 up to (not including) 1, e.g. 0.19 for 19 %."
+            ]
         else:
             values["tax_rate"] = rate.quantize(Decimal("0.0001"))
     if "barcode" in data:
@@ -865,7 +1123,12 @@ def product_upsert(*, sku: str, data: dict, actor) -> tuple[Product, bool]:
     values, errors = _product_values(data, creating=product is None)
     barcode = values.get("barcode")
     if barcode and "barcode" not in errors:
-        other = Product.objects.filter(barcode=barcode).exclude(sku=sku).values_list("sku", flat=True).first()
+        other = (
+            Product.objects.filter(barcode=barcode)
+            .exclude(sku=sku)
+            .values_list("sku", flat=True)
+            .first()
+        )
         if other:
             errors["barcode"] = [f"Barcode {barcode} belongs to {other} already."]
     if errors:
@@ -879,7 +1142,9 @@ def product_upsert(*, sku: str, data: dict, actor) -> tuple[Product, bool]:
         except IntegrityError:
             product = Product.objects.select_for_update().filter(sku=sku).first()
             if product is None:  # the barcode was taken a moment ago
-                raise ValidationFailed({"barcode": [f"Barcode {barcode} belongs to another product."]}) from None
+                raise ValidationFailed(
+                    {"barcode": [f"Barcode {barcode} belongs to another product."]}
+                ) from None
     if not created:
         changed = [k for k, v in values.items() if getattr(product, k) != v]
         for key in changed:
@@ -892,8 +1157,15 @@ def product_upsert(*, sku: str, data: dict, actor) -> tuple[Product, bool]:
 
 
 @transaction.atomic
-def stock_reallocate(*, demand_ref: str, from_warehouse: Warehouse, quantity: int, actor, reference: str,
-                     reason: str = "") -> dict:
+def stock_reallocate(
+    *,
+    demand_ref: str,
+    from_warehouse: Warehouse,
+    quantity: int,
+    actor,
+    reference: str,
+    reason: str = "",
+) -> dict:
     """The shelf of ``from_warehouse`` came up short: release ``quantity`` reserved units of
     one demand there and re-reserve them in the other active warehouses with free stock
     (priority order); what none of them holds waits as a backorder, filled by a receipt.
@@ -903,38 +1175,68 @@ def stock_reallocate(*, demand_ref: str, from_warehouse: Warehouse, quantity: in
         raise DomainError("Quantity must be at least 1.", field="quantity")
     held = (
         Reservation.objects.select_for_update()
-        .filter(demand_ref=demand_ref, warehouse=from_warehouse).first()
+        .filter(demand_ref=demand_ref, warehouse=from_warehouse)
+        .first()
     )
     if held is None or held.quantity - held.allocated < quantity:
         have = held.quantity - held.allocated if held else 0
-        raise DomainError(f"Only {have} reserved in {from_warehouse.code} outside its open shipments; "
-                          f"cannot move {quantity}.", field="quantity")
+        raise DomainError(
+            f"Only {have} reserved in {from_warehouse.code} outside its open shipments; "
+            f"cannot move {quantity}.",
+            field="quantity",
+        )
     levels = list(
         StockLevel.objects.filter(product_id=held.product_id)
         .filter(Q(warehouse=from_warehouse) | Q(warehouse__active=True))
-        .select_related("warehouse").select_for_update(of=("self",)).order_by("pk")
+        .select_related("warehouse")
+        .select_for_update(of=("self",))
+        .order_by("pk")
     )
     source = next(lv for lv in levels if lv.warehouse_id == from_warehouse.pk)
-    movements = [_move(level_id=source.pk, product_id=held.product_id, warehouse_id=from_warehouse.pk,
-                       kind=MovementKind.RELEASE, reserved=-quantity, actor=actor, reference=reference,
-                       reason=reason[:255])]
+    movements = [
+        _move(
+            level_id=source.pk,
+            product_id=held.product_id,
+            warehouse_id=from_warehouse.pk,
+            kind=MovementKind.RELEASE,
+            reserved=-quantity,
+            actor=actor,
+            reference=reference,
+            reason=reason[:255],
+        )
+    ]
     Reservation.objects.filter(pk=held.pk).update(quantity=F("quantity") - quantity)
     left = quantity
     moved = []
-    others = sorted((lv for lv in levels if lv.warehouse_id != from_warehouse.pk),
-                    key=lambda lv: (lv.warehouse.priority, lv.warehouse.code))
+    others = sorted(
+        (lv for lv in levels if lv.warehouse_id != from_warehouse.pk),
+        key=lambda lv: (lv.warehouse.priority, lv.warehouse.code),
+    )
     for lv in others:
         take = min(left, lv.on_hand - lv.reserved)
         if take <= 0:
             continue
-        movements.append(_move(level_id=lv.pk, product_id=held.product_id, warehouse_id=lv.warehouse_id,
-                               kind=MovementKind.RESERVATION, reserved=take, actor=actor, reference=reference,
-                               reason=f"Moved from {from_warehouse.code}: {reason}"[:255]))
-        if not Reservation.objects.filter(demand_ref=demand_ref, warehouse_id=lv.warehouse_id).update(
-            quantity=F("quantity") + take
-        ):
-            Reservation.objects.create(demand_ref=demand_ref, product_id=held.product_id,
-                                       warehouse_id=lv.warehouse_id, quantity=take)
+        movements.append(
+            _move(
+                level_id=lv.pk,
+                product_id=held.product_id,
+                warehouse_id=lv.warehouse_id,
+                kind=MovementKind.RESERVATION,
+                reserved=take,
+                actor=actor,
+                reference=reference,
+                reason=f"Moved from {from_warehouse.code}: {reason}"[:255],
+            )
+        )
+        if not Reservation.objects.filter(
+            demand_ref=demand_ref, warehouse_id=lv.warehouse_id
+        ).update(quantity=F("quantity") + take):
+            Reservation.objects.create(
+                demand_ref=demand_ref,
+                product_id=held.product_id,
+                warehouse_id=lv.warehouse_id,
+                quantity=take,
+            )
         moved.append((lv.warehouse, take))
         left -= take
         if left == 0:
@@ -942,7 +1244,9 @@ def stock_reallocate(*, demand_ref: str, from_warehouse: Warehouse, quantity: in
     if left:
         waiting = Backorder.objects.select_for_update().filter(demand_ref=demand_ref).first()
         if waiting is None:
-            Backorder.objects.create(demand_ref=demand_ref, product_id=held.product_id, quantity=left)
+            Backorder.objects.create(
+                demand_ref=demand_ref, product_id=held.product_id, quantity=left
+            )
         else:
             Backorder.objects.filter(pk=waiting.pk).update(quantity=F("quantity") + left)
     StockMovement.objects.bulk_create(movements)

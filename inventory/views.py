@@ -693,4 +693,3 @@ def reorder_csv(request):
             ]
         )
     return response
-

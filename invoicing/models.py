@@ -24,7 +24,9 @@ class Document(TimeStampedModel):
     shipping_total = models.DecimalField(max_digits=12, decimal_places=2, default=0)
     total = models.DecimalField(max_digits=12, decimal_places=2)
     pdf = models.FileField(upload_to="documents/%Y/%m/", blank=True)
-    pdf_status = models.CharField(max_length=10, choices=DocumentStatus.choices, default=DocumentStatus.PENDING)
+    pdf_status = models.CharField(
+        max_length=10, choices=DocumentStatus.choices, default=DocumentStatus.PENDING
+    )
     pdf_attempts = models.PositiveSmallIntegerField(default=0)
     pdf_error = models.TextField(blank=True)
     issued_by = models.ForeignKey(
@@ -53,12 +55,18 @@ class CreditNote(Document):
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="credit_notes")
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="credit_notes")
     reason = models.CharField(max_length=255)
-    reference = models.CharField(max_length=64, blank=True, help_text="What it credits, e.g. a return number")
+    reference = models.CharField(
+        max_length=64, blank=True, help_text="What it credits, e.g. a return number"
+    )
 
     class Meta(Document.Meta):
         indexes = [models.Index(fields=["pdf_status", "updated_at"])]
         constraints = [
-            models.UniqueConstraint(fields=["reference"], condition=~Q(reference=""), name="credit_note_reference_unique")
+            models.UniqueConstraint(
+                fields=["reference"],
+                condition=~Q(reference=""),
+                name="credit_note_reference_unique",
+            )
         ]
 
     def get_absolute_url(self) -> str:
@@ -107,7 +115,9 @@ class Payment(models.Model):
 
     class Meta:
         ordering = ["-received_at"]
-        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive")]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive")
+        ]
 
     def __str__(self) -> str:
         return f"{self.amount} {self.order.currency} for {self.order}"
@@ -115,7 +125,9 @@ class Payment(models.Model):
 
 class Refund(models.Model):
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refunds")
-    credit_note = models.OneToOneField(CreditNote, on_delete=models.PROTECT, null=True, blank=True, related_name="refund")
+    credit_note = models.OneToOneField(
+        CreditNote, on_delete=models.PROTECT, null=True, blank=True, related_name="refund"
+    )
     amount = models.DecimalField(max_digits=12, decimal_places=2)
     method = models.CharField(max_length=20, choices=PaymentMethod.choices)
     reference = models.CharField(max_length=100, blank=True)
@@ -126,7 +138,9 @@ class Refund(models.Model):
 
     class Meta:
         ordering = ["-refunded_at"]
-        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive")]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive")
+        ]
 
     def __str__(self) -> str:
         return f"-{self.amount} {self.order.currency} for {self.order}"

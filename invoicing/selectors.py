@@ -22,4 +22,6 @@ def invoice_list(*, user, search: str = ""):
 
 
 def credit_note_list(*, user):
-    return CreditNote.objects.filter(order__in=Order.objects.visible_to(user)).select_related("order", "invoice")
+    return CreditNote.objects.filter(order__in=Order.objects.visible_to(user)).select_related(
+        "order", "invoice"
+    )

@@ -68,22 +68,45 @@ def invoice_issue(*, order: Order, actor, source: str = EventSource.STAFF) -> In
         raise DomainError("A cancelled order is not invoiced.")
     lines = list(order.lines.all())
     invoice = Invoice.objects.create(
-        number=_next_number("INV"), order=order, issued_at=timezone.now(), currency=order.currency,
-        bill_to=_bill_to(order), customer_email=order.email, subtotal=order.subtotal,
-        tax_total=order.tax_total, shipping_total=order.shipping_total, total=order.total,
+        number=_next_number("INV"),
+        order=order,
+        issued_at=timezone.now(),
+        currency=order.currency,
+        bill_to=_bill_to(order),
+        customer_email=order.email,
+        subtotal=order.subtotal,
+        tax_total=order.tax_total,
+        shipping_total=order.shipping_total,
+        total=order.total,
         issued_by=actor if getattr(actor, "pk", None) else None,
     )
-    InvoiceLine.objects.bulk_create([
-        InvoiceLine(invoice=invoice, order_line=ln, sku=ln.sku, name=ln.name, quantity=ln.quantity_effective,
-                    unit_price=ln.unit_price, tax_rate=ln.tax_rate, net=ln.net_total, tax=ln.tax_total,
-                    gross=ln.gross_total)
-        for ln in lines
-        if ln.quantity_effective
-    ])
-    order_event_add(order=order, type=EventType.INVOICE_ISSUED, actor=actor, source=source,
-                    message=f"Invoice {invoice.number} issued for {invoice.total} {invoice.currency}.",
-                    customer_message=f"Invoice {invoice.number} is available.",
-                    payload={"invoice": invoice.number})
+    InvoiceLine.objects.bulk_create(
+        [
+            InvoiceLine(
+                invoice=invoice,
+                order_line=ln,
+                sku=ln.sku,
+                name=ln.name,
+                quantity=ln.quantity_effective,
+                unit_price=ln.unit_price,
+                tax_rate=ln.tax_rate,
+                net=ln.net_total,
+                tax=ln.tax_total,
+                gross=ln.gross_total,
+            )
+            for ln in lines
+            if ln.quantity_effective
+        ]
+    )
+    order_event_add(
+        order=order,
+        type=EventType.INVOICE_ISSUED,
+        actor=actor,
+        source=source,
+        message=f"Invoice {invoice.number} issued for {invoice.total} {invoice.currency}.",
+        customer_message=f"Invoice {invoice.number} is available.",
+        payload={"invoice": invoice.number},
+    )
     _schedule_render(invoice)
     return invoice
 
@@ -91,14 +114,25 @@ def invoice_issue(*, order: Order, actor, source: str = EventSource.STAFF) -> In
 def _invoice_for(order: Order, line_ids) -> Invoice | None:
     """The invoice a credit note refers to: the latest one that billed one of these lines
     (a line added by an edit is on a supplementary invoice), else the order's first invoice."""
-    billed = (Invoice.objects.filter(order=order, lines__order_line_id__in=list(line_ids))
-              .order_by("-issued_at", "-id").first())
+    billed = (
+        Invoice.objects.filter(order=order, lines__order_line_id__in=list(line_ids))
+        .order_by("-issued_at", "-id")
+        .first()
+    )
     return billed or Invoice.objects.filter(order=order).order_by("issued_at", "id").first()
 
 
 @transaction.atomic
-def credit_note_issue(*, order: Order, quantities: dict[int, int], reason: str, actor, reference: str = "",
-                      include_shipping: bool = False, source: str = EventSource.STAFF) -> CreditNote:
+def credit_note_issue(
+    *,
+    order: Order,
+    quantities: dict[int, int],
+    reason: str,
+    actor,
+    reference: str = "",
+    include_shipping: bool = False,
+    source: str = EventSource.STAFF,
+) -> CreditNote:
     """Credit returned (or otherwise refunded) units against the order's invoice."""
     order = Order.objects.select_for_update().get(pk=order.pk)
     invoice = _invoice_for(order, quantities)
@@ -112,7 +146,9 @@ def credit_note_issue(*, order: Order, quantities: dict[int, int], reason: str, 
     credited = dict(
         CreditNoteLine.objects.filter(credit_note__order=order)
         .exclude(credit_note__reference__contains=CHANGE_REFERENCE)
-        .values("order_line").annotate(q=Sum("quantity")).values_list("order_line", "q")
+        .values("order_line")
+        .annotate(q=Sum("quantity"))
+        .values_list("order_line", "q")
     )
     doc_lines = []
     subtotal = tax_total = ZERO
@@ -126,23 +162,48 @@ def credit_note_issue(*, order: Order, quantities: dict[int, int], reason: str, 
         tax = tax_of(net, ln.tax_rate)
         subtotal += net
         tax_total += tax
-        doc_lines.append(CreditNoteLine(order_line=ln, sku=ln.sku, name=ln.name, quantity=qty,
-                                        unit_price=ln.unit_price, tax_rate=ln.tax_rate, net=net, tax=tax,
-                                        gross=net + tax))
+        doc_lines.append(
+            CreditNoteLine(
+                order_line=ln,
+                sku=ln.sku,
+                name=ln.name,
+                quantity=qty,
+                unit_price=ln.unit_price,
+                tax_rate=ln.tax_rate,
+                net=net,
+                tax=tax,
+                gross=net + tax,
+            )
+        )
     shipping = order.shipping_total if include_shipping else ZERO
     note = CreditNote.objects.create(
-        number=_next_number("CN"), order=order, invoice=invoice, issued_at=timezone.now(),
-        currency=order.currency, bill_to=invoice.bill_to, customer_email=order.email, subtotal=subtotal,
-        tax_total=tax_total, shipping_total=shipping, total=subtotal + tax_total + shipping,
-        reason=reason, reference=reference, issued_by=actor if getattr(actor, "pk", None) else None,
+        number=_next_number("CN"),
+        order=order,
+        invoice=invoice,
+        issued_at=timezone.now(),
+        currency=order.currency,
+        bill_to=invoice.bill_to,
+        customer_email=order.email,
+        subtotal=subtotal,
+        tax_total=tax_total,
+        shipping_total=shipping,
+        total=subtotal + tax_total + shipping,
+        reason=reason,
+        reference=reference,
+        issued_by=actor if getattr(actor, "pk", None) else None,
     )
     for dl in doc_lines:
         dl.credit_note = note
     CreditNoteLine.objects.bulk_create(doc_lines)
-    order_event_add(order=order, type=EventType.CREDIT_NOTE_ISSUED, actor=actor, source=source,
-                    message=f"Credit note {note.number} issued for {note.total} {note.currency}: {reason}.",
-                    customer_message=f"Credit note {note.number} is available.",
-                    payload={"credit_note": note.number, "invoice": invoice.number})
+    order_event_add(
+        order=order,
+        type=EventType.CREDIT_NOTE_ISSUED,
+        actor=actor,
+        source=source,
+        message=f"Credit note {note.number} issued for {note.total} {note.currency}: {reason}.",
+        customer_message=f"Credit note {note.number} is available.",
+        payload={"credit_note": note.number, "invoice": invoice.number},
+    )
     _schedule_render(note)
     return note
 
@@ -191,24 +252,51 @@ def _components(before: dict[int, OrderLine], after: dict[int, OrderLine]) -> li
         if q1 != q0:
             n0, n1 = quantize(p0 * q0), quantize(p0 * q1)
             what = "added" if q0 == 0 else ("removed" if q1 == 0 else f"{q0} → {q1}")
-            parts.append(_Component(ln, f"{ln.name} ({what})", abs(q1 - q0), p0, n1 - n0,
-                                    tax_of(n1, ln.tax_rate) - tax_of(n0, ln.tax_rate)))
+            parts.append(
+                _Component(
+                    ln,
+                    f"{ln.name} ({what})",
+                    abs(q1 - q0),
+                    p0,
+                    n1 - n0,
+                    tax_of(n1, ln.tax_rate) - tax_of(n0, ln.tax_rate),
+                )
+            )
         if p1 != p0 and q1:
             n0, n1 = quantize(p0 * q1), quantize(p1 * q1)
-            parts.append(_Component(ln, f"{ln.name} (price {p0} → {p1})", q1, abs(p1 - p0), n1 - n0,
-                                    tax_of(n1, ln.tax_rate) - tax_of(n0, ln.tax_rate)))
+            parts.append(
+                _Component(
+                    ln,
+                    f"{ln.name} (price {p0} → {p1})",
+                    q1,
+                    abs(p1 - p0),
+                    n1 - n0,
+                    tax_of(n1, ln.tax_rate) - tax_of(n0, ln.tax_rate),
+                )
+            )
     return [c for c in parts if c.net or c.tax]
 
 
 def _document_lines(model, parts: list[_Component]) -> list:
-    return [model(order_line=c.line, sku=c.line.sku, name=c.name[:200], quantity=c.quantity,
-                  unit_price=c.unit_price, tax_rate=c.line.tax_rate, net=abs(c.net), tax=abs(c.tax),
-                  gross=abs(c.net) + abs(c.tax))
-            for c in parts]
+    return [
+        model(
+            order_line=c.line,
+            sku=c.line.sku,
+            name=c.name[:200],
+            quantity=c.quantity,
+            unit_price=c.unit_price,
+            tax_rate=c.line.tax_rate,
+            net=abs(c.net),
+            tax=abs(c.tax),
+            gross=abs(c.net) + abs(c.tax),
+        )
+        for c in parts
+    ]
 
 
-def _documents_follow(*, order: Order, before: tuple[dict, Decimal], actor, source: str,
-                      reason: str) -> tuple[CreditNote | None, Invoice | None]:
+def _documents_follow(
+    *, order: Order, before: tuple[dict, Decimal], actor, source: str, reason: str
+) -> tuple[CreditNote | None, Invoice | None]:
     """Issue the credit note and the supplementary invoice that bring an invoiced order's
     documents in line with what it is worth now. Nothing when it has no invoice yet (the
     invoice, when issued, shows the order as it is then)."""
@@ -219,9 +307,13 @@ def _documents_follow(*, order: Order, before: tuple[dict, Decimal], actor, sour
     shipping = after[1] - before[1]
     lost = [c for c in parts if c.net < 0 or c.tax < 0]
     gained = [c for c in parts if c.net > 0 or c.tax > 0]
-    event = OrderEvent.objects.filter(
-        order=order, type__in=[EventType.EDITED, EventType.LINE_CANCELLED, EventType.CANCELLED]
-    ).order_by("-id").first()
+    event = (
+        OrderEvent.objects.filter(
+            order=order, type__in=[EventType.EDITED, EventType.LINE_CANCELLED, EventType.CANCELLED]
+        )
+        .order_by("-id")
+        .first()
+    )
     reference = f"{order.number}{CHANGE_REFERENCE}{event.pk if event else 0}"
     order = Order.objects.get(pk=order.pk)
     issued_by = actor if getattr(actor, "pk", None) else None
@@ -233,18 +325,35 @@ def _documents_follow(*, order: Order, before: tuple[dict, Decimal], actor, sour
         ship = -shipping if shipping < 0 else ZERO
         original = _invoice_for(order, [c.line.pk for c in lost])
         note = CreditNote.objects.create(
-            number=_next_number("CN"), order=order, invoice=original, issued_at=timezone.now(),
-            currency=order.currency, bill_to=original.bill_to, customer_email=order.email, subtotal=subtotal,
-            tax_total=tax_total, shipping_total=ship, total=subtotal + tax_total + ship,
-            reason=reason[:255], reference=reference, issued_by=issued_by,
+            number=_next_number("CN"),
+            order=order,
+            invoice=original,
+            issued_at=timezone.now(),
+            currency=order.currency,
+            bill_to=original.bill_to,
+            customer_email=order.email,
+            subtotal=subtotal,
+            tax_total=tax_total,
+            shipping_total=ship,
+            total=subtotal + tax_total + ship,
+            reason=reason[:255],
+            reference=reference,
+            issued_by=issued_by,
         )
         for dl in doc_lines:
             dl.credit_note = note
         CreditNoteLine.objects.bulk_create(doc_lines)
-        order_event_add(order=order, type=EventType.CREDIT_NOTE_ISSUED, actor=actor, source=source,
-                        message=f"Credit note {note.number} issued for {note.total} {note.currency}: {reason}."[:500],
-                        customer_message=f"Credit note {note.number} is available.",
-                        payload={"credit_note": note.number, "invoice": original.number, "change": reference})
+        order_event_add(
+            order=order,
+            type=EventType.CREDIT_NOTE_ISSUED,
+            actor=actor,
+            source=source,
+            message=f"Credit note {note.number} issued for {note.total} {note.currency}: {reason}."[
+                :500
+            ],
+            customer_message=f"Credit note {note.number} is available.",
+            payload={"credit_note": note.number, "invoice": original.number, "change": reference},
+        )
         _schedule_render(note)
     if gained or shipping > 0:
         doc_lines = _document_lines(InvoiceLine, gained)
@@ -252,18 +361,31 @@ def _documents_follow(*, order: Order, before: tuple[dict, Decimal], actor, sour
         tax_total = sum((dl.tax for dl in doc_lines), ZERO)
         ship = shipping if shipping > 0 else ZERO
         invoice = Invoice.objects.create(
-            number=_next_number("INV"), order=order, issued_at=timezone.now(), currency=order.currency,
-            bill_to=_bill_to(order), customer_email=order.email, subtotal=subtotal, tax_total=tax_total,
-            shipping_total=ship, total=subtotal + tax_total + ship, issued_by=issued_by,
+            number=_next_number("INV"),
+            order=order,
+            issued_at=timezone.now(),
+            currency=order.currency,
+            bill_to=_bill_to(order),
+            customer_email=order.email,
+            subtotal=subtotal,
+            tax_total=tax_total,
+            shipping_total=ship,
+            total=subtotal + tax_total + ship,
+            issued_by=issued_by,
         )
         for dl in doc_lines:
             dl.invoice = invoice
         InvoiceLine.objects.bulk_create(doc_lines)
-        order_event_add(order=order, type=EventType.INVOICE_ISSUED, actor=actor, source=source,
-                        message=f"Supplementary invoice {invoice.number} issued for {invoice.total} "
-                                f"{invoice.currency}: {reason}."[:500],
-                        customer_message=f"Invoice {invoice.number} is available.",
-                        payload={"invoice": invoice.number, "supplementary": True, "change": reference})
+        order_event_add(
+            order=order,
+            type=EventType.INVOICE_ISSUED,
+            actor=actor,
+            source=source,
+            message=f"Supplementary invoice {invoice.number} issued for {invoice.total} "
+            f"{invoice.currency}: {reason}."[:500],
+            customer_message=f"Invoice {invoice.number} is available.",
+            payload={"invoice": invoice.number, "supplementary": True, "change": reference},
+        )
         _schedule_render(invoice)
     return note, invoice
 
@@ -274,38 +396,74 @@ def _lock_and_value(order: Order) -> tuple[dict, Decimal]:
 
 
 @transaction.atomic
-def order_edit_documented(*, order: Order, actor, lines: list[LineChange] | None = None,
-                          address: dict | None = None, shipping_method: str | None = None,
-                          shipping_total: Decimal | None = None, source: str = EventSource.STAFF) -> Order:
+def order_edit_documented(
+    *,
+    order: Order,
+    actor,
+    lines: list[LineChange] | None = None,
+    address: dict | None = None,
+    shipping_method: str | None = None,
+    shipping_total: Decimal | None = None,
+    source: str = EventSource.STAFF,
+) -> Order:
     """``orders.services.order_edit``, then the invoice put right (credit note or supplementary
     invoice for the difference) and payment_status derived again, in one transaction."""
     before = _lock_and_value(order)
-    order = order_edit(order=order, actor=actor, lines=lines, address=address, shipping_method=shipping_method,
-                       shipping_total=shipping_total, source=source)
+    order = order_edit(
+        order=order,
+        actor=actor,
+        lines=lines,
+        address=address,
+        shipping_method=shipping_method,
+        shipping_total=shipping_total,
+        source=source,
+    )
     _documents_follow(order=order, before=before, actor=actor, source=source, reason="Order edited")
     return payment_status_recompute(order=order)
 
 
 @transaction.atomic
-def order_line_cancel_documented(*, order: Order, line: OrderLine, quantity: int, reason: str, actor,
-                                 source: str = EventSource.STAFF) -> Order:
+def order_line_cancel_documented(
+    *,
+    order: Order,
+    line: OrderLine,
+    quantity: int,
+    reason: str,
+    actor,
+    source: str = EventSource.STAFF,
+) -> Order:
     """``orders.services.order_line_cancel``, then a credit note for the cancelled units when
     the order was invoiced, and payment_status derived again."""
     before = _lock_and_value(order)
-    order = order_line_cancel(order=order, line=line, quantity=quantity, reason=reason, actor=actor, source=source)
-    what = "Order cancelled" if order.status == OrderStatus.CANCELLED else f"{quantity} × {line.sku} cancelled"
-    _documents_follow(order=order, before=before, actor=actor, source=source, reason=f"{what}: {reason.strip()}")
+    order = order_line_cancel(
+        order=order, line=line, quantity=quantity, reason=reason, actor=actor, source=source
+    )
+    what = (
+        "Order cancelled"
+        if order.status == OrderStatus.CANCELLED
+        else f"{quantity} × {line.sku} cancelled"
+    )
+    _documents_follow(
+        order=order, before=before, actor=actor, source=source, reason=f"{what}: {reason.strip()}"
+    )
     return payment_status_recompute(order=order)
 
 
 @transaction.atomic
-def order_cancel_documented(*, order: Order, reason: str, actor, source: str = EventSource.STAFF) -> Order:
+def order_cancel_documented(
+    *, order: Order, reason: str, actor, source: str = EventSource.STAFF
+) -> Order:
     """``orders.services.order_cancel``, then a credit note for everything invoiced and not yet
     credited, and payment_status derived again (a paid order stays paid until refunded)."""
     before = _lock_and_value(order)
     order = order_cancel(order=order, reason=reason, actor=actor, source=source)
-    _documents_follow(order=order, before=before, actor=actor, source=source,
-                      reason=f"Order cancelled: {reason.strip()}")
+    _documents_follow(
+        order=order,
+        before=before,
+        actor=actor,
+        source=source,
+        reason=f"Order cancelled: {reason.strip()}",
+    )
     return payment_status_recompute(order=order)
 
 
@@ -325,14 +483,25 @@ def payment_status_recompute(*, order: Order) -> Order:
         locked.payment_status = status
         locked.save(update_fields=["payment_status", "updated_at"])
     order.payment_status = status
-    if status == PaymentStatus.PAID and locked.status == OrderStatus.ON_HOLD and locked.hold_code == HoldCode.PAYMENT:
+    if (
+        status == PaymentStatus.PAID
+        and locked.status == OrderStatus.ON_HOLD
+        and locked.hold_code == HoldCode.PAYMENT
+    ):
         order_release(order=order, actor=None, source=EventSource.SYSTEM)
     return order_recompute(order=order)
 
 
 @transaction.atomic
-def payment_record(*, order: Order, amount: Decimal, method: str, actor, reference: str = "",
-                   source: str = EventSource.STAFF) -> Payment:
+def payment_record(
+    *,
+    order: Order,
+    amount: Decimal,
+    method: str,
+    actor,
+    reference: str = "",
+    source: str = EventSource.STAFF,
+) -> Payment:
     if source == EventSource.STAFF:
         roles.check_role(actor, roles.RECORD_PAYMENT)
     locked = Order.objects.select_for_update().get(pk=order.pk)
@@ -347,20 +516,38 @@ def payment_record(*, order: Order, amount: Decimal, method: str, actor, referen
     outstanding = locked.total - paid
     if amount > outstanding:
         raise DomainError(f"Only {outstanding} {locked.currency} is outstanding.", field="amount")
-    payment = Payment.objects.create(order=locked, amount=amount, method=method, reference=reference.strip(),
-                                     received_at=timezone.now(),
-                                     recorded_by=actor if getattr(actor, "pk", None) else None)
-    order_event_add(order=locked, type=EventType.PAYMENT_RECORDED, actor=actor, source=source,
-                    message=f"Payment of {amount} {locked.currency} recorded ({payment.get_method_display()}).",
-                    customer_message="Payment received. Thank you!",
-                    payload={"payment": payment.pk, "amount": str(amount)})
+    payment = Payment.objects.create(
+        order=locked,
+        amount=amount,
+        method=method,
+        reference=reference.strip(),
+        received_at=timezone.now(),
+        recorded_by=actor if getattr(actor, "pk", None) else None,
+    )
+    order_event_add(
+        order=locked,
+        type=EventType.PAYMENT_RECORDED,
+        actor=actor,
+        source=source,
+        message=f"Payment of {amount} {locked.currency} recorded ({payment.get_method_display()}).",
+        customer_message="Payment received. Thank you!",
+        payload={"payment": payment.pk, "amount": str(amount)},
+    )
     payment_status_recompute(order=order)
     return payment
 
 
 @transaction.atomic
-def refund_record(*, order: Order, amount: Decimal, actor, credit_note: CreditNote | None = None,
-                  method: str = "", reference: str = "", source: str = EventSource.STAFF) -> Refund:
+def refund_record(
+    *,
+    order: Order,
+    amount: Decimal,
+    actor,
+    credit_note: CreditNote | None = None,
+    method: str = "",
+    reference: str = "",
+    source: str = EventSource.STAFF,
+) -> Refund:
     """Money goes back to the customer. Only finance and managers may refund."""
     roles.check_role(actor, roles.REFUND, "Only Finance or a Manager may issue refunds.")
     locked = Order.objects.select_for_update().get(pk=order.pk)
@@ -369,20 +556,38 @@ def refund_record(*, order: Order, amount: Decimal, actor, credit_note: CreditNo
         raise DomainError("Enter an amount greater than zero.", field="amount")
     paid, refunded = order_paid_and_refunded(order=locked)
     if amount > paid - refunded:
-        raise DomainError(f"Only {paid - refunded} {locked.currency} was paid and not yet refunded.", field="amount")
+        raise DomainError(
+            f"Only {paid - refunded} {locked.currency} was paid and not yet refunded.",
+            field="amount",
+        )
     if not method:
         last = locked.payments.order_by("-received_at").first()
         method = last.method if last else PaymentMethod.BANK_TRANSFER
-    refund = Refund.objects.create(order=locked, amount=amount, credit_note=credit_note, method=method,
-                                   reference=reference, refunded_at=timezone.now(),
-                                   refunded_by=actor if getattr(actor, "pk", None) else None)
-    order_event_add(order=locked, type=EventType.REFUNDED, actor=actor, source=source,
-                    message=f"Refunded {amount} {locked.currency}"
-                    + (f" against {credit_note.number}." if credit_note else "."),
-                    customer_message=f"Refund of {amount} {locked.currency} issued.",
-                    payload={"refund": refund.pk, "amount": str(amount)})
-    notification_queue(order=locked, kind=NotificationKind.REFUND_ISSUED, key=str(refund.pk),
-                       payload={"amount": str(amount), "credit_note": credit_note.number if credit_note else ""})
+    refund = Refund.objects.create(
+        order=locked,
+        amount=amount,
+        credit_note=credit_note,
+        method=method,
+        reference=reference,
+        refunded_at=timezone.now(),
+        refunded_by=actor if getattr(actor, "pk", None) else None,
+    )
+    order_event_add(
+        order=locked,
+        type=EventType.REFUNDED,
+        actor=actor,
+        source=source,
+        message=f"Refunded {amount} {locked.currency}"
+        + (f" against {credit_note.number}." if credit_note else "."),
+        customer_message=f"Refund of {amount} {locked.currency} issued.",
+        payload={"refund": refund.pk, "amount": str(amount)},
+    )
+    notification_queue(
+        order=locked,
+        kind=NotificationKind.REFUND_ISSUED,
+        key=str(refund.pk),
+        payload={"amount": str(amount), "credit_note": credit_note.number if credit_note else ""},
+    )
     payment_status_recompute(order=order)
     return refund
 
@@ -417,12 +622,13 @@ def document_render(*, kind: str, pk: int):
             return doc
     except Exception as exc:
         model.objects.filter(pk=pk).exclude(pdf_status=DocumentStatus.RENDERED).update(
-            pdf_attempts=F("pdf_attempts") + 1, pdf_error=f"{exc.__class__.__name__}: {exc}"[:2000],
+            pdf_attempts=F("pdf_attempts") + 1,
+            pdf_error=f"{exc.__class__.__name__}: {exc}"[:2000],
             updated_at=timezone.now(),
         )
-        model.objects.filter(pk=pk, pdf_status=DocumentStatus.PENDING, pdf_attempts__gte=DOCUMENT_MAX_ATTEMPTS).update(
-            pdf_status=DocumentStatus.FAILED
-        )
+        model.objects.filter(
+            pk=pk, pdf_status=DocumentStatus.PENDING, pdf_attempts__gte=DOCUMENT_MAX_ATTEMPTS
+        ).update(pdf_status=DocumentStatus.FAILED)
         raise
 
 

@@ -391,4 +391,6 @@ class NotificationAdmin(BackOfficeAdmin):
             done="sent.",
             skip=lambda n: "it was sent already." if n.status == NotificationStatus.SENT else None,
         )
+
+
 from . import admin_api  # noqa: E402, F401  registers ApiTokenAdmin

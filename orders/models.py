@@ -79,10 +79,14 @@ class Order(TimeStampedModel):
     fulfillment_status = models.CharField(
         max_length=20, choices=FulfillmentStatus.choices, default=FulfillmentStatus.UNFULFILLED
     )
-    payment_status = models.CharField(max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.UNPAID)
+    payment_status = models.CharField(
+        max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.UNPAID
+    )
     hold_reason = models.CharField(max_length=255, blank=True)
     hold_code = models.CharField(
-        max_length=20, choices=HoldCode.choices, blank=True,
+        max_length=20,
+        choices=HoldCode.choices,
+        blank=True,
         help_text="What put the order on hold (manual, or an automatic check)",
     )
     cancel_reason = models.CharField(max_length=255, blank=True)
@@ -93,10 +97,14 @@ class Order(TimeStampedModel):
     lines_digest = models.CharField(
         max_length=64, blank=True, editable=False, help_text="What was ordered, to spot duplicates"
     )
-    status_token = models.CharField(max_length=64, unique=True, default=new_status_token, editable=False)
+    status_token = models.CharField(
+        max_length=64, unique=True, default=new_status_token, editable=False
+    )
     placed_at = models.DateTimeField(db_index=True)
     promised_ship_date = models.DateField(
-        null=True, blank=True, help_text="From the channel's cut-off and the warehouse's handling days"
+        null=True,
+        blank=True,
+        help_text="From the channel's cut-off and the warehouse's handling days",
     )
     closed_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
@@ -110,7 +118,9 @@ class Order(TimeStampedModel):
         ordering = ["-placed_at", "-id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["channel", "external_id"], condition=~Q(external_id=""), name="order_external_id_per_channel"
+                fields=["channel", "external_id"],
+                condition=~Q(external_id=""),
+                name="order_external_id_per_channel",
             ),
             models.CheckConstraint(condition=Q(total__gte=0), name="order_total_not_negative"),
         ]
@@ -119,10 +129,16 @@ class Order(TimeStampedModel):
             models.Index(fields=["fulfillment_status", "-placed_at"]),
             models.Index(fields=["payment_status", "-placed_at"]),
             models.Index(fields=["customer", "-placed_at"]),
-            models.Index(fields=["customer", "lines_digest", "placed_at"], name="order_duplicate_check"),
+            models.Index(
+                fields=["customer", "lines_digest", "placed_at"], name="order_duplicate_check"
+            ),
             models.Index(fields=["channel", "updated_at", "id"], name="order_channel_updated"),
             models.Index(fields=["total", "id"], name="order_total_id"),
-            models.Index(fields=["promised_ship_date"], condition=Q(status="open"), name="order_open_promised"),
+            models.Index(
+                fields=["promised_ship_date"],
+                condition=Q(status="open"),
+                name="order_open_promised",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -140,7 +156,18 @@ class Order(TimeStampedModel):
     @property
     def shipping_address_lines(self) -> list[str]:
         city = " ".join(p for p in [self.ship_postal_code, self.ship_city] if p)
-        return [p for p in [self.ship_name, self.ship_line1, self.ship_line2, city, self.ship_region, self.ship_country] if p]
+        return [
+            p
+            for p in [
+                self.ship_name,
+                self.ship_line1,
+                self.ship_line2,
+                city,
+                self.ship_region,
+                self.ship_country,
+            ]
+            if p
+        ]
 
 
 class OrderLine(models.Model):
@@ -152,7 +179,11 @@ class OrderLine(models.Model):
     name = models.CharField(max_length=200)
     unit_price = models.DecimalField(max_digits=12, decimal_places=2)
     list_price = models.DecimalField(
-        max_digits=12, decimal_places=2, null=True, blank=True, help_text="Catalogue price when it was overridden"
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Catalogue price when it was overridden",
     )
     tax_rate = models.DecimalField(max_digits=5, decimal_places=4)
 
@@ -164,19 +195,28 @@ class OrderLine(models.Model):
     quantity_delivered = models.PositiveIntegerField(default=0)
     quantity_returned = models.PositiveIntegerField(default=0)
     quantity_allocated = models.PositiveIntegerField(
-        default=0, help_text="Units in open shipments (to pick, picking, packed): edits may not take them away"
+        default=0,
+        help_text="Units in open shipments (to pick, picking, packed): edits may not take them away",
     )
 
     class Meta:
         ordering = ["order", "line_no"]
         indexes = [
             # The order list's quick views "backordered" and "to ship".
-            models.Index(fields=["order"], condition=Q(quantity_backordered__gt=0), name="orderline_backordered"),
-            models.Index(fields=["order"], condition=Q(quantity_reserved__gt=0), name="orderline_reserved"),
+            models.Index(
+                fields=["order"],
+                condition=Q(quantity_backordered__gt=0),
+                name="orderline_backordered",
+            ),
+            models.Index(
+                fields=["order"], condition=Q(quantity_reserved__gt=0), name="orderline_reserved"
+            ),
         ]
         constraints = [
             models.UniqueConstraint(fields=["order", "line_no"], name="order_line_no_unique"),
-            models.CheckConstraint(condition=Q(quantity__gt=0), name="order_line_quantity_positive"),
+            models.CheckConstraint(
+                condition=Q(quantity__gt=0), name="order_line_quantity_positive"
+            ),
             models.CheckConstraint(
                 condition=Q(quantity_shipped__lte=F("quantity"))
                 & Q(quantity_delivered__lte=F("quantity_shipped"))
@@ -254,7 +294,9 @@ class Notification(TimeStampedModel):
     recipient = models.EmailField()
     dedupe_key = models.CharField(max_length=120, unique=True)
     payload = models.JSONField(default=dict, blank=True)
-    status = models.CharField(max_length=10, choices=NotificationStatus.choices, default=NotificationStatus.PENDING)
+    status = models.CharField(
+        max_length=10, choices=NotificationStatus.choices, default=NotificationStatus.PENDING
+    )
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
     subject = models.CharField(max_length=255, blank=True)
@@ -274,7 +316,9 @@ class ApiToken(TimeStampedModel):
     name = models.CharField(max_length=100)
     channel = models.ForeignKey(SalesChannel, on_delete=models.PROTECT, related_name="api_tokens")
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
-    prefix = models.CharField(max_length=12, editable=False, help_text="First characters, to recognise it")
+    prefix = models.CharField(
+        max_length=12, editable=False, help_text="First characters, to recognise it"
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -312,7 +356,9 @@ class IdempotencyKey(models.Model):
     completed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["token", "key"], name="idempotency_key_per_token")]
+        constraints = [
+            models.UniqueConstraint(fields=["token", "key"], name="idempotency_key_per_token")
+        ]
         indexes = [models.Index(fields=["created_at"])]
 
     def __str__(self) -> str:
@@ -337,7 +383,9 @@ class ImportBatch(TimeStampedModel):
     total_orders = models.PositiveIntegerField(default=0)
     processed_orders = models.PositiveIntegerField(default=0)
     created_orders = models.PositiveIntegerField(default=0)
-    skipped_orders = models.PositiveIntegerField(default=0, help_text="Already imported (same external id)")
+    skipped_orders = models.PositiveIntegerField(
+        default=0, help_text="Already imported (same external id)"
+    )
     errors = models.JSONField(default=list, blank=True, help_text="[{line, field, message}]")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

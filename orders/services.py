@@ -50,7 +50,9 @@ from .choices import (
 from .models import Notification, Order, OrderEvent, OrderLine, SalesChannel, line_demand_ref
 
 ORDER_NUMBER_START = 10000
-DUPLICATE_EXTERNAL_ID = "duplicate_external_id"  # DomainError.code: the channel has this external id
+DUPLICATE_EXTERNAL_ID = (
+    "duplicate_external_id"  # DomainError.code: the channel has this external id
+)
 ORDER_NUMBER_SEQUENCE = "orders_order_number_seq"
 
 
@@ -103,8 +105,9 @@ def order_event_add(
 # ---------------------------------------------------------------- notifications
 
 
-def notification_queue(*, order: Order, kind: str, key: str = "", payload: dict | None = None,
-                       fresh: bool = False) -> Notification | None:
+def notification_queue(
+    *, order: Order, kind: str, key: str = "", payload: dict | None = None, fresh: bool = False
+) -> Notification | None:
     """Write the durable row for a customer email and send it after commit. The same
     (order, kind, key) is queued once, however often this is called; ``fresh`` says the
     order was created in this transaction, so there is nothing to look up."""
@@ -116,7 +119,9 @@ def notification_queue(*, order: Order, kind: str, key: str = "", payload: dict 
         notification, created = Notification(dedupe_key=dedupe_key, **fields), True
         _insert_new([notification])
     else:
-        notification, created = Notification.objects.get_or_create(dedupe_key=dedupe_key, defaults=fields)
+        notification, created = Notification.objects.get_or_create(
+            dedupe_key=dedupe_key, defaults=fields
+        )
     if created:
         transaction.on_commit(functools.partial(send_notification.delay, notification.pk))
     return notification if created else None
@@ -150,7 +155,16 @@ def notification_send(*, notification_id: int) -> Notification | None:
             n.subject = message.subject
             n.last_error = ""
             n.attempts = F("attempts") + 1
-            n.save(update_fields=["status", "sent_at", "subject", "last_error", "attempts", "updated_at"])
+            n.save(
+                update_fields=[
+                    "status",
+                    "sent_at",
+                    "subject",
+                    "last_error",
+                    "attempts",
+                    "updated_at",
+                ]
+            )
             order_event_add(
                 order=n.order,
                 type=EventType.EMAIL_SENT,
@@ -161,11 +175,17 @@ def notification_send(*, notification_id: int) -> Notification | None:
             n.refresh_from_db(fields=["attempts"])
             return n
     except Exception as exc:
-        Notification.objects.filter(pk=notification_id).exclude(status=NotificationStatus.SENT).update(
-            attempts=F("attempts") + 1, last_error=f"{exc.__class__.__name__}: {exc}"[:2000], updated_at=timezone.now()
+        Notification.objects.filter(pk=notification_id).exclude(
+            status=NotificationStatus.SENT
+        ).update(
+            attempts=F("attempts") + 1,
+            last_error=f"{exc.__class__.__name__}: {exc}"[:2000],
+            updated_at=timezone.now(),
         )
         Notification.objects.filter(
-            pk=notification_id, status=NotificationStatus.PENDING, attempts__gte=NOTIFICATION_MAX_ATTEMPTS
+            pk=notification_id,
+            status=NotificationStatus.PENDING,
+            attempts__gte=NOTIFICATION_MAX_ATTEMPTS,
         ).update(status=NotificationStatus.FAILED)
         raise
 
@@ -180,7 +200,10 @@ def _derive_fulfillment(lines: list[OrderLine]) -> str:
     returned = sum(ln.quantity_returned for ln in lines)
     shipped = sum(ln.quantity_shipped for ln in lines)
     delivered = sum(ln.quantity_delivered for ln in lines)
-    covered = sum(min(ln.quantity - ln.quantity_cancelled, ln.quantity_shipped + ln.quantity_reserved) for ln in lines)
+    covered = sum(
+        min(ln.quantity - ln.quantity_cancelled, ln.quantity_shipped + ln.quantity_reserved)
+        for ln in lines
+    )
     reserved = sum(ln.quantity_reserved for ln in lines)
     if total and returned >= total:
         return FulfillmentStatus.RETURNED
@@ -203,11 +226,19 @@ def _totals(lines: list[OrderLine], shipping_total: Decimal) -> dict[str, Decima
     """Order totals from the lines still sold (cancelled units excluded). Rounds per line."""
     subtotal = sum((ln.net_total for ln in lines), Decimal("0.00"))
     tax_total = sum((ln.tax_total for ln in lines), Decimal("0.00"))
-    return {"subtotal": subtotal, "tax_total": tax_total, "shipping_total": shipping_total,
-            "total": subtotal + tax_total + shipping_total}
+    return {
+        "subtotal": subtotal,
+        "tax_total": tax_total,
+        "shipping_total": shipping_total,
+        "total": subtotal + tax_total + shipping_total,
+    }
 
 
-FINISHED_FULFILLMENT = {FulfillmentStatus.DELIVERED, FulfillmentStatus.RETURNED, FulfillmentStatus.PARTIALLY_RETURNED}
+FINISHED_FULFILLMENT = {
+    FulfillmentStatus.DELIVERED,
+    FulfillmentStatus.RETURNED,
+    FulfillmentStatus.PARTIALLY_RETURNED,
+}
 SETTLED_PAYMENT = {"paid", "refunded", "partially_refunded"}
 
 
@@ -229,8 +260,12 @@ def order_recompute(*, order: Order, actor=None) -> Order:
         locked.status = OrderStatus.CLOSED
         locked.closed_at = timezone.now()
         fields += ["status", "closed_at"]
-        order_event_add(order=locked, type=EventType.CLOSED, message="Order closed: delivered and settled.",
-                        source=EventSource.SYSTEM)
+        order_event_add(
+            order=locked,
+            type=EventType.CLOSED,
+            message="Order closed: delivered and settled.",
+            source=EventSource.SYSTEM,
+        )
     if fields:
         locked.save(update_fields=[*fields, "updated_at"])
     _refresh(order, locked)
@@ -238,8 +273,17 @@ def order_recompute(*, order: Order, actor=None) -> Order:
 
 
 def _refresh(target: Order, source: Order) -> None:
-    for f in ("status", "fulfillment_status", "payment_status", "hold_reason", "hold_code", "cancel_reason",
-              "closed_at", "cancelled_at", "updated_at"):
+    for f in (
+        "status",
+        "fulfillment_status",
+        "payment_status",
+        "hold_reason",
+        "hold_code",
+        "cancel_reason",
+        "closed_at",
+        "cancelled_at",
+        "updated_at",
+    ):
         setattr(target, f, getattr(source, f))
 
 
@@ -273,7 +317,9 @@ def _validate_lines(lines: list[LineInput]) -> dict[str, list[str]]:
 
 def _shortage_message(shortage: dict, substitutes: dict[int, list[tuple[Product, int]]]) -> str:
     text = f"Only {shortage['available']} of {shortage['sku']} available; {shortage['requested']} requested."
-    offers = [f"{p.sku} ({n} available)" for p, n in substitutes.get(shortage["product_id"], []) if n > 0]
+    offers = [
+        f"{p.sku} ({n} available)" for p, n in substitutes.get(shortage["product_id"], []) if n > 0
+    ]
     if offers:
         text += " Substitutes: " + ", ".join(offers) + "."
     return text
@@ -282,12 +328,17 @@ def _shortage_message(shortage: dict, substitutes: dict[int, list[tuple[Product,
 def substitutes_with_availability(*, product_ids) -> dict[int, list[tuple[Product, int]]]:
     """For each product, its active substitutes and what is available of them."""
     through = Product.substitutes.through
-    pairs = list(through.objects.filter(from_product_id__in=list(product_ids), to_product__active=True)
-                 .select_related("to_product"))
+    pairs = list(
+        through.objects.filter(
+            from_product_id__in=list(product_ids), to_product__active=True
+        ).select_related("to_product")
+    )
     atp = availability_for(product_ids={p.to_product_id for p in pairs})
     result: dict[int, list[tuple[Product, int]]] = {}
     for pair in pairs:
-        result.setdefault(pair.from_product_id, []).append((pair.to_product, atp[pair.to_product_id].available))
+        result.setdefault(pair.from_product_id, []).append(
+            (pair.to_product, atp[pair.to_product_id].available)
+        )
     return result
 
 
@@ -347,8 +398,15 @@ def _customer_lookup_sql() -> tuple[str, list]:
     return sql, fields
 
 
-def _customer_lookup(*, customer: Customer | None, email: str, address: dict, digest: str,
-                     channel: SalesChannel, external_id: str) -> _Lookup:
+def _customer_lookup(
+    *,
+    customer: Customer | None,
+    email: str,
+    address: dict,
+    digest: str,
+    channel: SalesChannel,
+    external_id: str,
+) -> _Lookup:
     """One statement: the customer (by pk or email), whether the address is in their book,
     whether they placed the same lines moments ago (a probable duplicate), and which order
     of the channel has this external id already. Plain SQL because placement is the hot
@@ -356,8 +414,14 @@ def _customer_lookup(*, customer: Customer | None, email: str, address: dict, di
     sql, fields = _customer_lookup_sql()
     values = address_values(address)
     window = timezone.now() - timedelta(minutes=settings.DUPLICATE_ORDER_WINDOW_MINUTES)
-    params = [*(values[k] for k in ADDRESS_FIELDS), digest, window, OrderStatus.CANCELLED, channel.pk,
-              external_id or None]
+    params = [
+        *(values[k] for k in ADDRESS_FIELDS),
+        digest,
+        window,
+        OrderStatus.CANCELLED,
+        channel.pk,
+        external_id or None,
+    ]
     if connection.vendor == "postgresql":
         params.append(ORDER_NUMBER_SEQUENCE)
     if customer is not None:
@@ -374,28 +438,55 @@ def _customer_lookup(*, customer: Customer | None, email: str, address: dict, di
     if row[0] is None:
         return _Lookup(customer=None, external_id_taken_by=taken, next_number=next_number)
     found = customer if customer is not None else model_from_row(Customer, fields, row[:n])
-    return _Lookup(customer=found, address_known=bool(row[n]), has_addresses=bool(row[n + 1]),
-                   duplicate_of=row[n + 2], external_id_taken_by=taken, next_number=next_number)
+    return _Lookup(
+        customer=found,
+        address_known=bool(row[n]),
+        has_addresses=bool(row[n + 1]),
+        duplicate_of=row[n + 2],
+        external_id_taken_by=taken,
+        next_number=next_number,
+    )
 
 
-def _automatic_holds(order: Order, *, address_problems: dict, duplicate_of: str | None) -> list[tuple[str, str]]:
+def _automatic_holds(
+    order: Order, *, address_problems: dict, duplicate_of: str | None
+) -> list[tuple[str, str]]:
     """Reasons to hold a new order before it ships, most pressing first."""
     holds = []
     if address_problems:
-        missing = ", ".join(sorted(k.removeprefix("ship_").replace("_", " ") for k in address_problems))
+        missing = ", ".join(
+            sorted(k.removeprefix("ship_").replace("_", " ") for k in address_problems)
+        )
         holds.append((HoldCode.ADDRESS, f"Incomplete address: {missing}."))
     if duplicate_of:
-        holds.append((HoldCode.DUPLICATE, f"Probable duplicate of {duplicate_of} (same customer and lines "
-                                          f"within {settings.DUPLICATE_ORDER_WINDOW_MINUTES} minutes)."))
+        holds.append(
+            (
+                HoldCode.DUPLICATE,
+                f"Probable duplicate of {duplicate_of} (same customer and lines "
+                f"within {settings.DUPLICATE_ORDER_WINDOW_MINUTES} minutes).",
+            )
+        )
     if order.total > settings.HOLD_ORDERS_ABOVE:
-        holds.append((HoldCode.HIGH_VALUE, f"Total {order.total} {order.currency} is above the review "
-                                           f"threshold of {settings.HOLD_ORDERS_ABOVE}."))
+        holds.append(
+            (
+                HoldCode.HIGH_VALUE,
+                f"Total {order.total} {order.currency} is above the review "
+                f"threshold of {settings.HOLD_ORDERS_ABOVE}.",
+            )
+        )
     if order.payment_method in settings.PAY_BEFORE_SHIPPING_METHODS:
-        holds.append((HoldCode.PAYMENT, f"Waiting for payment ({order.payment_method.replace('_', ' ')}) before shipping."))
+        holds.append(
+            (
+                HoldCode.PAYMENT,
+                f"Waiting for payment ({order.payment_method.replace('_', ' ')}) before shipping.",
+            )
+        )
     return holds
 
 
-def _reserve_in(*, demands: list[Demand], warehouse: Warehouse, actor, reference: str) -> ReservationPlan:
+def _reserve_in(
+    *, demands: list[Demand], warehouse: Warehouse, actor, reference: str
+) -> ReservationPlan:
     """Reserve every demand in this one warehouse (no backorders), described as a plan."""
     stock_reserve_at(demands=demands, warehouse=warehouse, actor=actor, reference=reference)
     return ReservationPlan(
@@ -406,10 +497,20 @@ def _reserve_in(*, demands: list[Demand], warehouse: Warehouse, actor, reference
 
 
 _PLAIN_FIELD_TYPES = (
-    models.CharField, models.TextField, models.EmailField, models.SlugField, models.IntegerField,
-    models.PositiveIntegerField, models.PositiveSmallIntegerField, models.SmallIntegerField,
-    models.BigIntegerField, models.BooleanField, models.DecimalField, models.DateField,
-    models.DateTimeField, models.ForeignKey,
+    models.CharField,
+    models.TextField,
+    models.EmailField,
+    models.SlugField,
+    models.IntegerField,
+    models.PositiveIntegerField,
+    models.PositiveSmallIntegerField,
+    models.SmallIntegerField,
+    models.BigIntegerField,
+    models.BooleanField,
+    models.DecimalField,
+    models.DateField,
+    models.DateTimeField,
+    models.ForeignKey,
 )
 
 
@@ -432,9 +533,14 @@ def _insert_new(objs: list) -> None:
     plain = _PLAIN_FIELD_TYPES if connection.vendor == "postgresql" else ()
 
     def prep(f, obj):
-        if type(f) in plain and not getattr(f, "auto_now", False) and not getattr(f, "auto_now_add", False):
+        if (
+            type(f) in plain
+            and not getattr(f, "auto_now", False)
+            and not getattr(f, "auto_now_add", False)
+        ):
             return getattr(obj, f.attname)
         return f.get_db_prep_save(f.pre_save(obj, True), connection)
+
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
     sql = (
         f"INSERT INTO {qn(opts.db_table)} ({', '.join(qn(f.column) for f in fields)}) "  # noqa: S608 (metadata only)
@@ -495,32 +601,58 @@ def order_place(
         errors["shipping_total"] = ["Shipping cannot be negative."]
     if errors:
         raise ValidationFailed(errors)
-    overridden = [ln for ln in lines if ln.unit_price is not None and quantize(ln.unit_price) != ln.product.price]
+    overridden = [
+        ln
+        for ln in lines
+        if ln.unit_price is not None and quantize(ln.unit_price) != ln.product.price
+    ]
     if overridden and staff:
-        roles.check_role(actor, roles.OVERRIDE_PRICE, "Only a Manager may change prices or give discounts.")
+        roles.check_role(
+            actor, roles.OVERRIDE_PRICE, "Only a Manager may change prices or give discounts."
+        )
 
     digest = _lines_digest(lines)
-    lookup = _customer_lookup(customer=customer, email=email, address=address, digest=digest,
-                              channel=channel, external_id=external_id)
+    lookup = _customer_lookup(
+        customer=customer,
+        email=email,
+        address=address,
+        digest=digest,
+        channel=channel,
+        external_id=external_id,
+    )
     if lookup.external_id_taken_by:
-        raise DomainError(f"Order {lookup.external_id_taken_by} already has external id {external_id!r} in "
-                          f"{channel.name}; it was not placed again.", field="external_id",
-                          code=DUPLICATE_EXTERNAL_ID)
+        raise DomainError(
+            f"Order {lookup.external_id_taken_by} already has external id {external_id!r} in "
+            f"{channel.name}; it was not placed again.",
+            field="external_id",
+            code=DUPLICATE_EXTERNAL_ID,
+        )
     found = lookup.customer
     if found is None and not name.strip():
         raise ValidationFailed({"name": ["Enter the customer's name."]})
-    customer = customer_get_or_create(email=email, name=name, phone=phone, existing=found, looked_up=True)
+    customer = customer_get_or_create(
+        email=email, name=name, phone=phone, existing=found, looked_up=True
+    )
     if not address_problems:
-        address_remember(customer=customer, data=address, known=lookup.address_known,
-                         first=not lookup.has_addresses)
+        address_remember(
+            customer=customer,
+            data=address,
+            known=lookup.address_known,
+            first=not lookup.has_addresses,
+        )
 
     if lookup.next_number is not None:  # taken by the lookup: one round trip fewer
         number = f"{settings.ORDER_NUMBER_PREFIX}{ORDER_NUMBER_START + lookup.next_number}"
     else:
         number = order_number_next()
     demands = [
-        Demand(ref=line_demand_ref(number, i + 1), product_id=ln.product.pk, quantity=ln.quantity,
-               label=ln.product.sku, allow_backorder=ln.product.allow_backorder)
+        Demand(
+            ref=line_demand_ref(number, i + 1),
+            product_id=ln.product.pk,
+            quantity=ln.quantity,
+            label=ln.product.sku,
+            allow_backorder=ln.product.allow_backorder,
+        )
         for i, ln in enumerate(lines)
     ]
     try:
@@ -531,9 +663,12 @@ def order_place(
     except OutOfStock as exc:
         by_ref = {d.ref: i for i, d in enumerate(demands)}
         subs = substitutes_with_availability(product_ids={s["product_id"] for s in exc.shortages})
-        raise ValidationFailed({
-            f"lines-{by_ref[s['ref']]}-quantity": [_shortage_message(s, subs)] for s in exc.shortages
-        }) from exc
+        raise ValidationFailed(
+            {
+                f"lines-{by_ref[s['ref']]}-quantity": [_shortage_message(s, subs)]
+                for s in exc.shortages
+            }
+        ) from exc
 
     order_lines = []
     for i, ln in enumerate(lines):
@@ -541,9 +676,14 @@ def order_place(
         ref = demands[i].ref
         order_lines.append(
             OrderLine(
-                line_no=i + 1, product=ln.product, sku=ln.product.sku, name=ln.product.name,
-                unit_price=price, list_price=ln.product.price if price != ln.product.price else None,
-                tax_rate=ln.product.tax_rate, quantity=ln.quantity,
+                line_no=i + 1,
+                product=ln.product,
+                sku=ln.product.sku,
+                name=ln.product.name,
+                unit_price=price,
+                list_price=ln.product.price if price != ln.product.price else None,
+                tax_rate=ln.product.tax_rate,
+                quantity=ln.quantity,
                 quantity_reserved=sum(q for _, q in plan.allocations[ref]),
                 quantity_backordered=plan.backordered.get(ref, 0),
             )
@@ -552,22 +692,36 @@ def order_place(
     totals = _totals(order_lines, shipping_total)
     placed_at = timezone.now()
     order = Order(
-        number=number, channel=channel, external_id=external_id, customer=customer,
-        email=customer.email, phone=phone or customer.phone,
-        ship_name=(address.get("name") or "").strip(), ship_line1=(address.get("line1") or "").strip(),
-        ship_line2=(address.get("line2") or "").strip(), ship_city=(address.get("city") or "").strip(),
+        number=number,
+        channel=channel,
+        external_id=external_id,
+        customer=customer,
+        email=customer.email,
+        phone=phone or customer.phone,
+        ship_name=(address.get("name") or "").strip(),
+        ship_line1=(address.get("line1") or "").strip(),
+        ship_line2=(address.get("line2") or "").strip(),
+        ship_city=(address.get("city") or "").strip(),
         ship_region=(address.get("region") or "").strip(),
         ship_postal_code=(address.get("postal_code") or "").strip(),
         ship_country=(address.get("country") or "").strip().upper(),
-        currency=currency or settings.DEFAULT_CURRENCY, **totals,
-        status=OrderStatus.OPEN, shipping_method=shipping_method, payment_method=payment_method,
-        notes=notes, placed_at=placed_at, created_by=actor if getattr(actor, "pk", None) else None,
-        promised_ship_date=promised_ship_date(placed_at=placed_at, cutoff=channel.cutoff_time,
-                                              handling_days=plan.handling_days),
-        fulfillment_status=_derive_fulfillment(order_lines), lines_digest=digest,
+        currency=currency or settings.DEFAULT_CURRENCY,
+        **totals,
+        status=OrderStatus.OPEN,
+        shipping_method=shipping_method,
+        payment_method=payment_method,
+        notes=notes,
+        placed_at=placed_at,
+        created_by=actor if getattr(actor, "pk", None) else None,
+        promised_ship_date=promised_ship_date(
+            placed_at=placed_at, cutoff=channel.cutoff_time, handling_days=plan.handling_days
+        ),
+        fulfillment_status=_derive_fulfillment(order_lines),
+        lines_digest=digest,
     )
-    holds = _automatic_holds(order, address_problems=address_problems,
-                             duplicate_of=lookup.duplicate_of)
+    holds = _automatic_holds(
+        order, address_problems=address_problems, duplicate_of=lookup.duplicate_of
+    )
     if holds:  # decided before the insert, so a held order is written once
         order.status = OrderStatus.ON_HOLD
         order.hold_code = holds[0][0]
@@ -576,44 +730,91 @@ def order_place(
     for ol in order_lines:
         ol.order = order
     _insert_new(order_lines)
-    order.placed_lines = order_lines  # as written, in line order: the caller's answer needs no read-back
+    order.placed_lines = (
+        order_lines  # as written, in line order: the caller's answer needs no read-back
+    )
     actor_row = actor if getattr(actor, "pk", None) else None
     events = [
         OrderEvent(
-            order=order, type=EventType.PLACED, actor=actor_row, source=source,
+            order=order,
+            type=EventType.PLACED,
+            actor=actor_row,
+            source=source,
             message=f"Order placed through {channel.name}: {len(lines)} line(s), total {order.total} {order.currency}."
-            + (f" Prices set by hand on {', '.join(ln.product.sku for ln in overridden)}." if overridden else ""),
-            customer_message="Order placed. Thank you!", visible_to_customer=True,
-            payload={"channel": channel.slug, "lines": [{"sku": ol.sku, "quantity": ol.quantity} for ol in order_lines]},
+            + (
+                f" Prices set by hand on {', '.join(ln.product.sku for ln in overridden)}."
+                if overridden
+                else ""
+            ),
+            customer_message="Order placed. Thank you!",
+            visible_to_customer=True,
+            payload={
+                "channel": channel.slug,
+                "lines": [{"sku": ol.sku, "quantity": ol.quantity} for ol in order_lines],
+            },
         ),
-        OrderEvent(order=order, type=EventType.RESERVED, actor=actor_row, source=EventSource.SYSTEM,
-                   message=plan.explanation, payload={"allocations": plan.allocations, "backordered": plan.backordered}),
+        OrderEvent(
+            order=order,
+            type=EventType.RESERVED,
+            actor=actor_row,
+            source=EventSource.SYSTEM,
+            message=plan.explanation,
+            payload={"allocations": plan.allocations, "backordered": plan.backordered},
+        ),
     ]
     waiting_items = []
     if plan.backordered:
         expected = _expected_dates([ln.product_id for ln in order_lines if ln.quantity_backordered])
         waiting_items = [
-            {"name": ol.name, "quantity": ol.quantity_backordered,
-             "expected": expected[ol.product_id].strftime("%d %b") if expected.get(ol.product_id) else ""}
-            for ol in order_lines if ol.quantity_backordered
+            {
+                "name": ol.name,
+                "quantity": ol.quantity_backordered,
+                "expected": expected[ol.product_id].strftime("%d %b")
+                if expected.get(ol.product_id)
+                else "",
+            }
+            for ol in order_lines
+            if ol.quantity_backordered
         ]
         waiting = ", ".join(
-            f"{ol.quantity_backordered} × {ol.name}" + (f" (expected {expected[ol.product_id]:%d %b})" if expected.get(ol.product_id) else "")
-            for ol in order_lines if ol.quantity_backordered
+            f"{ol.quantity_backordered} × {ol.name}"
+            + (
+                f" (expected {expected[ol.product_id]:%d %b})"
+                if expected.get(ol.product_id)
+                else ""
+            )
+            for ol in order_lines
+            if ol.quantity_backordered
         )
-        events.append(OrderEvent(
-            order=order, type=EventType.BACKORDERED, actor=actor_row, source=EventSource.SYSTEM,
-            message=f"Backordered: {waiting}.", visible_to_customer=True,
-            customer_message=f"Some items are on their way to us and will follow: {waiting}.",
-            payload={"backordered": plan.backordered},
-        ))
+        events.append(
+            OrderEvent(
+                order=order,
+                type=EventType.BACKORDERED,
+                actor=actor_row,
+                source=EventSource.SYSTEM,
+                message=f"Backordered: {waiting}.",
+                visible_to_customer=True,
+                customer_message=f"Some items are on their way to us and will follow: {waiting}.",
+                payload={"backordered": plan.backordered},
+            )
+        )
     if holds:
-        events.append(OrderEvent(order=order, type=EventType.HELD, source=EventSource.SYSTEM,
-                                 message=f"Put on hold automatically: {order.hold_reason}",
-                                 payload={"codes": [c for c, _ in holds]}))
+        events.append(
+            OrderEvent(
+                order=order,
+                type=EventType.HELD,
+                source=EventSource.SYSTEM,
+                message=f"Put on hold automatically: {order.hold_reason}",
+                payload={"codes": [c for c, _ in holds]},
+            )
+        )
     _insert_new(events)
-    notification_queue(order=order, kind=NotificationKind.ORDER_CONFIRMATION, fresh=True,
-                       payload={"backordered": waiting_items} if waiting_items else None)
+    notification_queue(
+        order=order,
+        kind=NotificationKind.ORDER_CONFIRMATION,
+        fresh=True,
+        payload={"backordered": waiting_items} if waiting_items else None,
+    )
     return order
 
 
@@ -621,8 +822,11 @@ def _expected_dates(product_ids) -> dict:
     from inventory.models import ExpectedReceipt
 
     dates = {}
-    for pid, day in (ExpectedReceipt.objects.filter(product_id__in=list(product_ids), status="open")
-                     .order_by("expected_on").values_list("product_id", "expected_on")):
+    for pid, day in (
+        ExpectedReceipt.objects.filter(product_id__in=list(product_ids), status="open")
+        .order_by("expected_on")
+        .values_list("product_id", "expected_on")
+    ):
         dates.setdefault(pid, day)
     return dates
 
@@ -631,8 +835,14 @@ def _expected_dates(product_ids) -> dict:
 
 
 @transaction.atomic
-def order_hold(*, order: Order, reason: str, actor, source: str = EventSource.STAFF,
-               code: str = HoldCode.MANUAL) -> Order:
+def order_hold(
+    *,
+    order: Order,
+    reason: str,
+    actor,
+    source: str = EventSource.STAFF,
+    code: str = HoldCode.MANUAL,
+) -> Order:
     if source == EventSource.STAFF:
         roles.check_role(actor, roles.CANCEL_ORDER)
     if not reason.strip():
@@ -641,8 +851,13 @@ def order_hold(*, order: Order, reason: str, actor, source: str = EventSource.ST
     locked.hold_reason = reason.strip()
     locked.hold_code = code
     locked.save(update_fields=["status", "hold_reason", "hold_code", "updated_at"])
-    order_event_add(order=locked, type=EventType.HELD, actor=actor, source=source,
-                    message=f"Put on hold: {locked.hold_reason}")
+    order_event_add(
+        order=locked,
+        type=EventType.HELD,
+        actor=actor,
+        source=source,
+        message=f"Put on hold: {locked.hold_reason}",
+    )
     _refresh(order, locked)
     order.hold_code = locked.hold_code
     return order
@@ -654,16 +869,30 @@ def order_release(*, order: Order, actor, source: str = EventSource.STAFF) -> Or
     released by the payment itself (source system) or by staff who know it was paid."""
     locked = Order.objects.select_for_update().get(pk=order.pk)
     if source == EventSource.STAFF:
-        needed = roles.RELEASE_HIGH_VALUE_HOLD if locked.hold_code == HoldCode.HIGH_VALUE else roles.RELEASE_HOLD
-        roles.check_role(actor, needed, "Only a Manager may release an order held for its value."
-                         if locked.hold_code == HoldCode.HIGH_VALUE else None)
+        needed = (
+            roles.RELEASE_HIGH_VALUE_HOLD
+            if locked.hold_code == HoldCode.HIGH_VALUE
+            else roles.RELEASE_HOLD
+        )
+        roles.check_role(
+            actor,
+            needed,
+            "Only a Manager may release an order held for its value."
+            if locked.hold_code == HoldCode.HIGH_VALUE
+            else None,
+        )
     locked = _transition(order, OrderStatus.OPEN)
     reason = locked.hold_reason
     locked.hold_reason = ""
     locked.hold_code = ""
     locked.save(update_fields=["status", "hold_reason", "hold_code", "updated_at"])
-    order_event_add(order=locked, type=EventType.RELEASED, actor=actor, source=source,
-                    message=f"Hold released (was: {reason})." if reason else "Hold released.")
+    order_event_add(
+        order=locked,
+        type=EventType.RELEASED,
+        actor=actor,
+        source=source,
+        message=f"Hold released (was: {reason})." if reason else "Hold released.",
+    )
     _refresh(order, locked)
     order.hold_code = ""
     return order
@@ -682,27 +911,45 @@ def order_cancel(*, order: Order, reason: str, actor, source: str = EventSource.
     allocated = [ln for ln in lines if ln.quantity_allocated]
     if allocated:
         units = sum(ln.quantity_allocated for ln in allocated)
-        which = ", ".join(f"line {ln.line_no} ({ln.sku}): {ln.quantity_allocated}" for ln in allocated)
+        which = ", ".join(
+            f"line {ln.line_no} ({ln.sku}): {ln.quantity_allocated}" for ln in allocated
+        )
         raise DomainError(
             f"{units} unit(s) of order {locked.number} are {IN_OPEN_SHIPMENT} ({which}). "
-            "Cancel the open shipments first, then the order.", code="in_shipment")
+            "Cancel the open shipments first, then the order.",
+            code="in_shipment",
+        )
     released = 0
     for ln in lines:
         ref = line_demand_ref(locked.number, ln.line_no)
-        released += stock_release(demand_ref=ref, actor=actor, reference=locked.number,
-                                  reason=f"Order cancelled: {reason.strip()}")
+        released += stock_release(
+            demand_ref=ref,
+            actor=actor,
+            reference=locked.number,
+            reason=f"Order cancelled: {reason.strip()}",
+        )
         backorder_cancel(demand_ref=ref)
     OrderLine.objects.filter(order=locked).update(quantity_reserved=0, quantity_backordered=0)
     locked.cancel_reason = reason.strip()
     locked.cancelled_at = timezone.now()
     locked.save(update_fields=["status", "cancel_reason", "cancelled_at", "updated_at"])
     order_event_add(
-        order=locked, type=EventType.CANCELLED, actor=actor, source=source,
+        order=locked,
+        type=EventType.CANCELLED,
+        actor=actor,
+        source=source,
         message=f"Cancelled: {locked.cancel_reason}. {released} reserved unit(s) released.",
         customer_message="Your order was cancelled.",
-        payload={"released": released, "refund_due": locked.payment_status in SETTLED_PAYMENT | {"partially_paid"}},
+        payload={
+            "released": released,
+            "refund_due": locked.payment_status in SETTLED_PAYMENT | {"partially_paid"},
+        },
     )
-    notification_queue(order=locked, kind=NotificationKind.ORDER_CANCELLED, payload={"reason": locked.cancel_reason})
+    notification_queue(
+        order=locked,
+        kind=NotificationKind.ORDER_CANCELLED,
+        payload={"reason": locked.cancel_reason},
+    )
     order_recompute(order=locked)
     _refresh(order, locked)
     return order
@@ -714,7 +961,9 @@ def order_cancel(*, order: Order, reason: str, actor, source: str = EventSource.
 def _lock_lines(order: Order, quantities: dict[int, int]) -> dict[int, OrderLine]:
     lines = {
         ln.pk: ln
-        for ln in OrderLine.objects.select_for_update().filter(order=order, pk__in=list(quantities)).order_by("pk")
+        for ln in OrderLine.objects.select_for_update()
+        .filter(order=order, pk__in=list(quantities))
+        .order_by("pk")
     }
     missing = set(quantities) - set(lines)
     if missing:
@@ -732,10 +981,13 @@ def order_lines_shipped(*, order: Order, quantities: dict[int, int]) -> Order:
     for line_id, qty in quantities.items():
         ln = lines[line_id]
         if qty > ln.quantity_reserved:
-            raise DomainError(f"Line {ln.line_no} ({ln.sku}) has only {ln.quantity_reserved} reserved.")
+            raise DomainError(
+                f"Line {ln.line_no} ({ln.sku}) has only {ln.quantity_reserved} reserved."
+            )
         # Units leaving in a shipment were allocated to it; a counter sale's were not.
         OrderLine.objects.filter(pk=line_id).update(
-            quantity_shipped=F("quantity_shipped") + qty, quantity_reserved=F("quantity_reserved") - qty,
+            quantity_shipped=F("quantity_shipped") + qty,
+            quantity_reserved=F("quantity_reserved") - qty,
             quantity_allocated=Greatest(F("quantity_allocated") - qty, 0),
         )
     return order_recompute(order=order)
@@ -749,19 +1001,27 @@ def order_lines_allocated(*, order: Order, deltas: dict[int, int], warehouse_id:
     allocated units, so it frees the units of the other warehouse of a split line)."""
     lines = {
         ln.pk: ln
-        for ln in OrderLine.objects.select_for_update().filter(order=order, pk__in=list(deltas)).order_by("pk")
+        for ln in OrderLine.objects.select_for_update()
+        .filter(order=order, pk__in=list(deltas))
+        .order_by("pk")
     }
     if set(deltas) - set(lines):
         raise DomainError("A line does not belong to this order.")
     for line_id, delta in deltas.items():
         ln = lines[line_id]
         if not 0 <= ln.quantity_allocated + delta <= ln.quantity_reserved:
-            raise DomainError(f"Line {ln.line_no} ({ln.sku}): {ln.quantity_reserved} reserved, "
-                              f"{ln.quantity_allocated} already in shipments.")
+            raise DomainError(
+                f"Line {ln.line_no} ({ln.sku}): {ln.quantity_reserved} reserved, "
+                f"{ln.quantity_allocated} already in shipments."
+            )
         if delta:
-            OrderLine.objects.filter(pk=line_id).update(quantity_allocated=F("quantity_allocated") + delta)
-    reservations_allocate(warehouse_id=warehouse_id,
-                          deltas={line_demand_ref(order.number, lines[i].line_no): d for i, d in deltas.items()})
+            OrderLine.objects.filter(pk=line_id).update(
+                quantity_allocated=F("quantity_allocated") + delta
+            )
+    reservations_allocate(
+        warehouse_id=warehouse_id,
+        deltas={line_demand_ref(order.number, lines[i].line_no): d for i, d in deltas.items()},
+    )
 
 
 @transaction.atomic
@@ -771,7 +1031,9 @@ def order_lines_delivered(*, order: Order, quantities: dict[int, int]) -> Order:
         ln = lines[line_id]
         if ln.quantity_delivered + qty > ln.quantity_shipped:
             raise DomainError(f"Line {ln.line_no} ({ln.sku}): more delivered than shipped.")
-        OrderLine.objects.filter(pk=line_id).update(quantity_delivered=F("quantity_delivered") + qty)
+        OrderLine.objects.filter(pk=line_id).update(
+            quantity_delivered=F("quantity_delivered") + qty
+        )
     return order_recompute(order=order)
 
 
@@ -797,8 +1059,16 @@ def _parse_demand_ref(ref: str) -> tuple[str, int] | None:
 
 
 @transaction.atomic
-def stock_receipt_record(*, product: Product, warehouse, quantity: int, actor, reference: str = "",
-                         reason: str = "", expected_receipt=None):
+def stock_receipt_record(
+    *,
+    product: Product,
+    warehouse,
+    quantity: int,
+    actor,
+    reference: str = "",
+    reason: str = "",
+    expected_receipt=None,
+):
     """Receive stock and fill waiting backorders, oldest order first; each order's lines,
     timeline and customer hear of it. The way every face receives stock.
 
@@ -815,18 +1085,32 @@ def stock_receipt_record(*, product: Product, warehouse, quantity: int, actor, r
     orders = {
         o.number: o
         for o in Order.objects.select_for_update()
-        .filter(number__in={n for n, _ in waiting.values()}, status__in=[OrderStatus.OPEN, OrderStatus.ON_HOLD])
+        .filter(
+            number__in={n for n, _ in waiting.values()},
+            status__in=[OrderStatus.OPEN, OrderStatus.ON_HOLD],
+        )
         .order_by("pk")
     }
-    level = stock_receive(product=product, warehouse=warehouse, quantity=quantity, actor=actor,
-                          reference=reference, reason=reason)
+    level = stock_receive(
+        product=product,
+        warehouse=warehouse,
+        quantity=quantity,
+        actor=actor,
+        reference=reference,
+        reason=reason,
+    )
     if expected_receipt is not None:
         from inventory.services import expected_receipt_mark_received
 
         expected_receipt_mark_received(expected_receipt=expected_receipt, quantity=quantity)
     fillable = [ref for ref, (number, _) in waiting.items() if number in orders]
-    fills = backorders_fill(product=product, warehouse=warehouse, actor=actor,
-                            reference=reference or f"receipt {warehouse.code}", demand_refs=fillable)
+    fills = backorders_fill(
+        product=product,
+        warehouse=warehouse,
+        actor=actor,
+        reference=reference or f"receipt {warehouse.code}",
+        demand_refs=fillable,
+    )
     by_order: dict[str, list[tuple[int, int]]] = {}
     for ref, qty in fills:
         number, line_no = waiting[ref]
@@ -836,18 +1120,27 @@ def stock_receipt_record(*, product: Product, warehouse, quantity: int, actor, r
         items = []
         for line_no, qty in filled:
             OrderLine.objects.filter(order=order, line_no=line_no).update(
-                quantity_reserved=F("quantity_reserved") + qty, quantity_backordered=F("quantity_backordered") - qty
+                quantity_reserved=F("quantity_reserved") + qty,
+                quantity_backordered=F("quantity_backordered") - qty,
             )
             items.append({"name": product.name, "sku": product.sku, "quantity": qty})
         still_waiting = OrderLine.objects.filter(order=order, quantity_backordered__gt=0).exists()
         text = ", ".join(f"{i['quantity']} × {i['name']}" for i in items)
-        order_event_add(order=order, type=EventType.BACKORDER_FILLED, actor=actor, source=EventSource.SYSTEM,
-                        message=f"Backorder filled from receipt in {warehouse.code}: {text}.",
-                        customer_message=f"Backordered items arrived: {text}.",
-                        payload={"items": items, "warehouse": warehouse.code})
-        notification_queue(order=order, kind=NotificationKind.BACKORDER_FILLED,
-                           key=f"{number}:{product.sku}:{level.on_hand}:{sum(q for _, q in filled)}",
-                           payload={"items": items, "complete": not still_waiting})
+        order_event_add(
+            order=order,
+            type=EventType.BACKORDER_FILLED,
+            actor=actor,
+            source=EventSource.SYSTEM,
+            message=f"Backorder filled from receipt in {warehouse.code}: {text}.",
+            customer_message=f"Backordered items arrived: {text}.",
+            payload={"items": items, "warehouse": warehouse.code},
+        )
+        notification_queue(
+            order=order,
+            kind=NotificationKind.BACKORDER_FILLED,
+            key=f"{number}:{product.sku}:{level.on_hand}:{sum(q for _, q in filled)}",
+            payload={"items": items, "complete": not still_waiting},
+        )
         order_recompute(order=order)
     return level
 
@@ -855,15 +1148,24 @@ def stock_receipt_record(*, product: Product, warehouse, quantity: int, actor, r
 # ---------------------------------------------------------------- cancel a line, edit before shipping
 
 
-def _reduce_line(order: Order, line: OrderLine, quantity: int, *, actor, reason: str) -> tuple[int, int]:
+def _reduce_line(
+    order: Order, line: OrderLine, quantity: int, *, actor, reason: str
+) -> tuple[int, int]:
     """Take ``quantity`` unshipped units off a line: backordered ones first, then reserved.
     Returns (from backorder, from reservation)."""
     ref = line_demand_ref(order.number, line.line_no)
-    from_backorder = backorder_cancel(demand_ref=ref, quantity=min(quantity, line.quantity_backordered))
+    from_backorder = backorder_cancel(
+        demand_ref=ref, quantity=min(quantity, line.quantity_backordered)
+    )
     from_reserved = quantity - from_backorder
     if from_reserved:
-        released = stock_release(demand_ref=ref, quantity=min(from_reserved, line.quantity_reserved),
-                                 actor=actor, reference=order.number, reason=reason)
+        released = stock_release(
+            demand_ref=ref,
+            quantity=min(from_reserved, line.quantity_reserved),
+            actor=actor,
+            reference=order.number,
+            reason=reason,
+        )
         from_reserved = released
     return from_backorder, from_reserved
 
@@ -875,8 +1177,10 @@ def _in_shipment_error(ln: OrderLine, *, wanted: int) -> str:
     """Why units of a line cannot be taken away: they sit in an open shipment. Orders cannot
     read shipments (layers), so this names the counts; the order page names the shipments."""
     free = ln.quantity_open - ln.quantity_allocated
-    text = (f"{ln.quantity_allocated} of {ln.quantity_open} unshipped unit(s) of line {ln.line_no} ({ln.sku}) "
-            f"are {IN_OPEN_SHIPMENT}; cancel that shipment first")
+    text = (
+        f"{ln.quantity_allocated} of {ln.quantity_open} unshipped unit(s) of line {ln.line_no} ({ln.sku}) "
+        f"are {IN_OPEN_SHIPMENT}; cancel that shipment first"
+    )
     if free > 0 and wanted > free:
         text += f", or take away at most {free}"
     return text + "."
@@ -897,8 +1201,15 @@ def _refund_due(order: Order) -> bool:
 
 
 @transaction.atomic
-def order_line_cancel(*, order: Order, line: OrderLine, quantity: int, reason: str, actor,
-                      source: str = EventSource.STAFF) -> Order:
+def order_line_cancel(
+    *,
+    order: Order,
+    line: OrderLine,
+    quantity: int,
+    reason: str,
+    actor,
+    source: str = EventSource.STAFF,
+) -> Order:
     """Cancel unshipped units of one line: stock goes back, totals shrink, the customer is told.
     Cancelling everything left on the order cancels the order."""
     if source == EventSource.STAFF:
@@ -907,8 +1218,12 @@ def order_line_cancel(*, order: Order, line: OrderLine, quantity: int, reason: s
         raise DomainError("Say why the line is cancelled.", field="reason")
     locked = Order.objects.select_for_update().get(pk=order.pk)
     if locked.status not in (OrderStatus.OPEN, OrderStatus.ON_HOLD):
-        raise InvalidTransition(f"Order {locked.number} is {locked.get_status_display().lower()}; its lines cannot change.")
-    lines = {x.pk: x for x in OrderLine.objects.select_for_update().filter(order=locked).order_by("pk")}
+        raise InvalidTransition(
+            f"Order {locked.number} is {locked.get_status_display().lower()}; its lines cannot change."
+        )
+    lines = {
+        x.pk: x for x in OrderLine.objects.select_for_update().filter(order=locked).order_by("pk")
+    }
     ln = lines.get(line.pk)
     if ln is None:
         raise DomainError("That line is not on this order.")
@@ -916,14 +1231,25 @@ def order_line_cancel(*, order: Order, line: OrderLine, quantity: int, reason: s
     if quantity is None or quantity <= 0:
         raise DomainError("Cancel at least one unit.", field="quantity")
     if quantity > cancellable:
-        raise DomainError(f"Only {cancellable} of {ln.sku} can still be cancelled (the rest has shipped).", field="quantity")
+        raise DomainError(
+            f"Only {cancellable} of {ln.sku} can still be cancelled (the rest has shipped).",
+            field="quantity",
+        )
     if quantity > cancellable - ln.quantity_allocated:
-        raise DomainError(_in_shipment_error(ln, wanted=quantity), field="quantity", code="in_shipment")
+        raise DomainError(
+            _in_shipment_error(ln, wanted=quantity), field="quantity", code="in_shipment"
+        )
     nothing_else_left = all(x.quantity_open == 0 for x in lines.values() if x.pk != ln.pk)
-    if quantity == cancellable and nothing_else_left and not any(x.quantity_shipped for x in lines.values()):
+    if (
+        quantity == cancellable
+        and nothing_else_left
+        and not any(x.quantity_shipped for x in lines.values())
+    ):
         # Nothing would be left to ship and nothing has shipped: this cancels the order.
         return order_cancel(order=order, reason=reason, actor=actor, source=source)
-    from_backorder, from_reserved = _reduce_line(locked, ln, quantity, actor=actor, reason=f"Line cancelled: {reason.strip()}")
+    from_backorder, from_reserved = _reduce_line(
+        locked, ln, quantity, actor=actor, reason=f"Line cancelled: {reason.strip()}"
+    )
     OrderLine.objects.filter(pk=ln.pk).update(
         quantity_cancelled=F("quantity_cancelled") + quantity,
         quantity_backordered=F("quantity_backordered") - from_backorder,
@@ -932,13 +1258,22 @@ def order_line_cancel(*, order: Order, line: OrderLine, quantity: int, reason: s
     _recompute_totals(locked)
     refund_due = _refund_due(locked)
     change = f"{quantity} × {ln.name} cancelled"
-    order_event_add(order=locked, type=EventType.LINE_CANCELLED, actor=actor, source=source,
-                    message=f"{quantity} × {ln.sku} cancelled: {reason.strip()}. New total {locked.total} {locked.currency}."
-                    + (" Paid more than the new total: refund due." if refund_due else ""),
-                    customer_message=f"{change}.",
-                    payload={"line": ln.line_no, "quantity": quantity, "refund_due": refund_due})
-    notification_queue(order=locked, kind=NotificationKind.ORDER_CHANGED, key=f"cancel:{ln.pk}:{ln.quantity_cancelled + quantity}",
-                       payload={"changes": [f"{change}."], "refund_due": refund_due})
+    order_event_add(
+        order=locked,
+        type=EventType.LINE_CANCELLED,
+        actor=actor,
+        source=source,
+        message=f"{quantity} × {ln.sku} cancelled: {reason.strip()}. New total {locked.total} {locked.currency}."
+        + (" Paid more than the new total: refund due." if refund_due else ""),
+        customer_message=f"{change}.",
+        payload={"line": ln.line_no, "quantity": quantity, "refund_due": refund_due},
+    )
+    notification_queue(
+        order=locked,
+        kind=NotificationKind.ORDER_CHANGED,
+        key=f"cancel:{ln.pk}:{ln.quantity_cancelled + quantity}",
+        payload={"changes": [f"{change}."], "refund_due": refund_due},
+    )
     order_recompute(order=locked)
     _refresh(order, locked)
     for k in ("subtotal", "tax_total", "total"):
@@ -960,9 +1295,16 @@ ADDRESS_KEYS = ("name", "line1", "line2", "city", "region", "postal_code", "coun
 
 
 @transaction.atomic
-def order_edit(*, order: Order, actor, lines: list[LineChange] | None = None, address: dict | None = None,
-               shipping_method: str | None = None, shipping_total: Decimal | None = None,
-               source: str = EventSource.STAFF) -> Order:
+def order_edit(
+    *,
+    order: Order,
+    actor,
+    lines: list[LineChange] | None = None,
+    address: dict | None = None,
+    shipping_method: str | None = None,
+    shipping_total: Decimal | None = None,
+    source: str = EventSource.STAFF,
+) -> Order:
     """Change an order before it ships: quantities, new lines, address, shipping. Stock is
     re-reserved exactly (or backordered where allowed); the timeline records the difference
     and the customer is emailed it. Nothing changes if any part is refused."""
@@ -970,8 +1312,13 @@ def order_edit(*, order: Order, actor, lines: list[LineChange] | None = None, ad
         roles.check_role(actor, roles.PLACE_ORDER)
     locked = Order.objects.select_for_update().get(pk=order.pk)
     if locked.status not in (OrderStatus.OPEN, OrderStatus.ON_HOLD):
-        raise InvalidTransition(f"Order {locked.number} is {locked.get_status_display().lower()}; it can no longer be edited.")
-    existing = {ln.pk: ln for ln in OrderLine.objects.select_for_update().filter(order=locked).order_by("pk")}
+        raise InvalidTransition(
+            f"Order {locked.number} is {locked.get_status_display().lower()}; it can no longer be edited."
+        )
+    existing = {
+        ln.pk: ln
+        for ln in OrderLine.objects.select_for_update().filter(order=locked).order_by("pk")
+    }
     errors: dict[str, list[str]] = {}
     changes: list[str] = []
     lines = lines or []
@@ -983,7 +1330,9 @@ def order_edit(*, order: Order, actor, lines: list[LineChange] | None = None, ad
             if ln is None:
                 errors[f"lines-{i}-quantity"] = ["That line is not on this order."]
             elif ch.quantity < ln.quantity_shipped:
-                errors[f"lines-{i}-quantity"] = [f"{ln.quantity_shipped} of {ln.sku} have shipped already."]
+                errors[f"lines-{i}-quantity"] = [
+                    f"{ln.quantity_shipped} of {ln.sku} have shipped already."
+                ]
             elif ch.quantity < ln.quantity_shipped + ln.quantity_allocated:
                 errors[f"lines-{i}-quantity"] = [
                     _in_shipment_error(ln, wanted=ln.quantity_effective - ch.quantity)
@@ -996,9 +1345,17 @@ def order_edit(*, order: Order, actor, lines: list[LineChange] | None = None, ad
         elif not ch.product.active:
             errors[f"lines-{i}-sku"] = [f"{ch.product.sku} is no longer sold."]
         if ch.unit_price is not None and source == EventSource.STAFF:
-            base = existing[ch.line_id].unit_price if ch.line_id in existing else (ch.product.price if ch.product else None)
+            base = (
+                existing[ch.line_id].unit_price
+                if ch.line_id in existing
+                else (ch.product.price if ch.product else None)
+            )
             if base is not None and quantize(ch.unit_price) != base:
-                roles.check_role(actor, roles.OVERRIDE_PRICE, "Only a Manager may change prices or give discounts.")
+                roles.check_role(
+                    actor,
+                    roles.OVERRIDE_PRICE,
+                    "Only a Manager may change prices or give discounts.",
+                )
     if address is not None:
         errors.update(address_errors(address, prefix="ship_"))
     if shipping_total is not None and shipping_total < 0:
@@ -1022,38 +1379,67 @@ def order_edit(*, order: Order, actor, lines: list[LineChange] | None = None, ad
                     quantity_backordered=F("quantity_backordered") - from_b,
                     quantity_reserved=F("quantity_reserved") - from_r,
                 )
-                changes.append(f"{ln.name}: {current} → {ch.quantity}" if ch.quantity else f"{ln.name} removed")
+                changes.append(
+                    f"{ln.name}: {current} → {ch.quantity}" if ch.quantity else f"{ln.name} removed"
+                )
             elif ch.quantity > current:
                 ref = line_demand_ref(locked.number, ln.line_no)
-                increases.append(Demand(ref=ref, product_id=ln.product_id, quantity=ch.quantity - current,
-                                        label=ln.sku, allow_backorder=ln.product.allow_backorder))
+                increases.append(
+                    Demand(
+                        ref=ref,
+                        product_id=ln.product_id,
+                        quantity=ch.quantity - current,
+                        label=ln.sku,
+                        allow_backorder=ln.product.allow_backorder,
+                    )
+                )
                 increase_lines[ref] = (ln, i, ch.quantity - current)
                 changes.append(f"{ln.name}: {current} → {ch.quantity}")
             if ch.unit_price is not None and quantize(ch.unit_price) != ln.unit_price:
-                OrderLine.objects.filter(pk=ln.pk).update(unit_price=quantize(ch.unit_price),
-                                                          list_price=ln.list_price or ln.unit_price)
+                OrderLine.objects.filter(pk=ln.pk).update(
+                    unit_price=quantize(ch.unit_price), list_price=ln.list_price or ln.unit_price
+                )
                 changes.append(f"{ln.name}: price {ln.unit_price} → {quantize(ch.unit_price)}")
         else:
             next_no += 1
             price = quantize(ch.product.price if ch.unit_price is None else ch.unit_price)
-            ln = OrderLine(order=locked, line_no=next_no, product=ch.product, sku=ch.product.sku,
-                           name=ch.product.name, unit_price=price,
-                           list_price=ch.product.price if price != ch.product.price else None,
-                           tax_rate=ch.product.tax_rate, quantity=ch.quantity)
+            ln = OrderLine(
+                order=locked,
+                line_no=next_no,
+                product=ch.product,
+                sku=ch.product.sku,
+                name=ch.product.name,
+                unit_price=price,
+                list_price=ch.product.price if price != ch.product.price else None,
+                tax_rate=ch.product.tax_rate,
+                quantity=ch.quantity,
+            )
             new_lines.append(ln)
             ref = line_demand_ref(locked.number, next_no)
-            increases.append(Demand(ref=ref, product_id=ch.product.pk, quantity=ch.quantity, label=ch.product.sku,
-                                    allow_backorder=ch.product.allow_backorder))
+            increases.append(
+                Demand(
+                    ref=ref,
+                    product_id=ch.product.pk,
+                    quantity=ch.quantity,
+                    label=ch.product.sku,
+                    allow_backorder=ch.product.allow_backorder,
+                )
+            )
             increase_lines[ref] = (ln, i, ch.quantity)
             changes.append(f"{ch.product.name} added ({ch.quantity})")
     if increases:
         try:
             plan = stock_reserve(demands=increases, actor=actor, reference=locked.number)
         except OutOfStock as exc:
-            subs = substitutes_with_availability(product_ids={s["product_id"] for s in exc.shortages})
-            raise ValidationFailed({
-                f"lines-{increase_lines[s['ref']][1]}-quantity": [_shortage_message(s, subs)] for s in exc.shortages
-            }) from exc
+            subs = substitutes_with_availability(
+                product_ids={s["product_id"] for s in exc.shortages}
+            )
+            raise ValidationFailed(
+                {
+                    f"lines-{increase_lines[s['ref']][1]}-quantity": [_shortage_message(s, subs)]
+                    for s in exc.shortages
+                }
+            ) from exc
         for ln in new_lines:
             ref = line_demand_ref(locked.number, ln.line_no)
             ln.quantity_reserved = sum(q for _, q in plan.allocations.get(ref, []))
@@ -1075,7 +1461,9 @@ def order_edit(*, order: Order, actor, lines: list[LineChange] | None = None, ad
             for k, v in new.items():
                 setattr(locked, k, v)
             fields += list(new)
-            changes.append("Delivery address: " + ", ".join(p for p in locked.shipping_address_lines))
+            changes.append(
+                "Delivery address: " + ", ".join(p for p in locked.shipping_address_lines)
+            )
     if shipping_method is not None and shipping_method != locked.shipping_method:
         changes.append(f"Shipping method: {locked.shipping_method or '—'} → {shipping_method}")
         locked.shipping_method = shipping_method
@@ -1090,14 +1478,32 @@ def order_edit(*, order: Order, actor, lines: list[LineChange] | None = None, ad
         locked.save(update_fields=[*fields, "updated_at"])
     _recompute_totals(locked)
     refund_due = _refund_due(locked)
-    event = order_event_add(order=locked, type=EventType.EDITED, actor=actor, source=source,
-                            message="Order edited: " + "; ".join(changes) + f". New total {locked.total} {locked.currency}.",
-                            customer_message="Your order was updated.",
-                            payload={"changes": changes, "total": str(locked.total), "refund_due": refund_due})
-    notification_queue(order=locked, kind=NotificationKind.ORDER_CHANGED, key=f"edit:{event.pk}",
-                       payload={"changes": changes, "refund_due": refund_due})
+    event = order_event_add(
+        order=locked,
+        type=EventType.EDITED,
+        actor=actor,
+        source=source,
+        message="Order edited: "
+        + "; ".join(changes)
+        + f". New total {locked.total} {locked.currency}.",
+        customer_message="Your order was updated.",
+        payload={"changes": changes, "total": str(locked.total), "refund_due": refund_due},
+    )
+    notification_queue(
+        order=locked,
+        kind=NotificationKind.ORDER_CHANGED,
+        key=f"edit:{event.pk}",
+        payload={"changes": changes, "refund_due": refund_due},
+    )
     order_recompute(order=locked)
     _refresh(order, locked)
-    for k in ("subtotal", "tax_total", "shipping_total", "total", "shipping_method", *[f"ship_{k}" for k in ADDRESS_KEYS]):
+    for k in (
+        "subtotal",
+        "tax_total",
+        "shipping_total",
+        "total",
+        "shipping_method",
+        *[f"ship_{k}" for k in ADDRESS_KEYS],
+    ):
         setattr(order, k, getattr(locked, k))
     return order

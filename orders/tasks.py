@@ -11,8 +11,13 @@ from .models import Notification
 
 
 @shared_task(
-    bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=5,
-    autoretry_for=(OSError, ConnectionError), retry_backoff=30, retry_backoff_max=900,
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=5,
+    autoretry_for=(OSError, ConnectionError),
+    retry_backoff=30,
+    retry_backoff_max=900,
 )
 def send_notification(self, notification_id: int) -> None:
     """Send one customer email. Safe to run twice: a sent row is left alone."""
@@ -41,5 +46,6 @@ def sweep_notifications() -> int:
         transaction.on_commit(functools.partial(send_notification.delay, pk))
     Notification.objects.filter(pk__in=ids).update(updated_at=timezone.now())
     return len(ids)
+
 
 from .tasks_import import run_import, sweep_imports  # noqa: E402, F401  (registers the CSV import tasks)

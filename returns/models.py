@@ -15,7 +15,9 @@ class ReturnRequest(TimeStampedModel):
 
     number = models.CharField(max_length=32, unique=True)
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="return_requests")
-    status = models.CharField(max_length=20, choices=ReturnStatus.choices, default=ReturnStatus.REQUESTED)
+    status = models.CharField(
+        max_length=20, choices=ReturnStatus.choices, default=ReturnStatus.REQUESTED
+    )
     reason = models.CharField(max_length=30, choices=ReturnReason.choices)
     customer_note = models.TextField(blank=True)
     source = models.CharField(max_length=20, choices=EventSource.choices, default=EventSource.STAFF)
@@ -39,7 +41,9 @@ class ReturnRequest(TimeStampedModel):
 
 
 class ReturnLine(models.Model):
-    return_request = models.ForeignKey(ReturnRequest, on_delete=models.CASCADE, related_name="lines")
+    return_request = models.ForeignKey(
+        ReturnRequest, on_delete=models.CASCADE, related_name="lines"
+    )
     order_line = models.ForeignKey(OrderLine, on_delete=models.PROTECT, related_name="return_lines")
     quantity = models.PositiveIntegerField()
     quantity_received = models.PositiveIntegerField(default=0)
@@ -47,9 +51,12 @@ class ReturnLine(models.Model):
     class Meta:
         ordering = ["order_line__line_no"]
         constraints = [
-            models.UniqueConstraint(fields=["return_request", "order_line"], name="return_line_unique"),
+            models.UniqueConstraint(
+                fields=["return_request", "order_line"], name="return_line_unique"
+            ),
             models.CheckConstraint(
-                condition=Q(quantity__gt=0) & Q(quantity_received__lte=F("quantity")), name="return_line_quantities"
+                condition=Q(quantity__gt=0) & Q(quantity_received__lte=F("quantity")),
+                name="return_line_quantities",
             ),
         ]
 

@@ -4,7 +4,9 @@ from .models import ReturnRequest
 
 
 def return_list(*, user, status: str = ""):
-    qs = ReturnRequest.objects.filter(order__in=Order.objects.visible_to(user)).select_related("order", "order__customer")
+    qs = ReturnRequest.objects.filter(order__in=Order.objects.visible_to(user)).select_related(
+        "order", "order__customer"
+    )
     if status:
         qs = qs.filter(status=status)
     return qs.order_by("-created_at")

@@ -23,8 +23,12 @@ from .models import ReturnLine, ReturnRequest
 def returnable_quantities(*, order: Order) -> dict[int, int]:
     """Per order line: shipped units not yet returned nor waiting in an open return."""
     pending = dict(
-        ReturnLine.objects.filter(order_line__order=order, return_request__status=ReturnStatus.REQUESTED)
-        .values("order_line").annotate(q=Sum("quantity")).values_list("order_line", "q")
+        ReturnLine.objects.filter(
+            order_line__order=order, return_request__status=ReturnStatus.REQUESTED
+        )
+        .values("order_line")
+        .annotate(q=Sum("quantity"))
+        .values_list("order_line", "q")
     )
     return {
         ln.pk: ln.quantity_shipped - ln.quantity_returned - pending.get(ln.pk, 0)
@@ -34,7 +38,9 @@ def returnable_quantities(*, order: Order) -> dict[int, int]:
 
 
 def _lock(rma: ReturnRequest, new_status: str) -> ReturnRequest:
-    locked = ReturnRequest.objects.select_for_update(of=("self",)).select_related("order").get(pk=rma.pk)
+    locked = (
+        ReturnRequest.objects.select_for_update(of=("self",)).select_related("order").get(pk=rma.pk)
+    )
     if new_status not in RETURN_TRANSITIONS[locked.status]:
         raise InvalidTransition(
             f"Return {locked.number} is {locked.get_status_display().lower()}; "
@@ -44,8 +50,15 @@ def _lock(rma: ReturnRequest, new_status: str) -> ReturnRequest:
 
 
 @transaction.atomic
-def return_request_create(*, order: Order, quantities: dict[int, int], reason: str, actor, note: str = "",
-                          source: str = EventSource.STAFF) -> ReturnRequest:
+def return_request_create(
+    *,
+    order: Order,
+    quantities: dict[int, int],
+    reason: str,
+    actor,
+    note: str = "",
+    source: str = EventSource.STAFF,
+) -> ReturnRequest:
     if source == EventSource.STAFF:
         roles.check_role(actor, roles.REQUEST_RETURN)
     order = Order.objects.select_for_update().get(pk=order.pk)
@@ -68,25 +81,46 @@ def return_request_create(*, order: Order, quantities: dict[int, int], reason: s
     if errors:
         raise ValidationFailed(errors)
     rma = ReturnRequest.objects.create(
-        number=f"RMA-{sequence_next(name='return'):06d}", order=order, reason=reason,
-        customer_note=note.strip(), source=source, created_by=actor if getattr(actor, "pk", None) else None,
+        number=f"RMA-{sequence_next(name='return'):06d}",
+        order=order,
+        reason=reason,
+        customer_note=note.strip(),
+        source=source,
+        created_by=actor if getattr(actor, "pk", None) else None,
     )
     ReturnLine.objects.bulk_create(
-        [ReturnLine(return_request=rma, order_line_id=line_id, quantity=q) for line_id, q in quantities.items()]
+        [
+            ReturnLine(return_request=rma, order_line_id=line_id, quantity=q)
+            for line_id, q in quantities.items()
+        ]
     )
     count = sum(quantities.values())
-    order_event_add(order=order, type=EventType.RETURN_REQUESTED, actor=actor, source=source,
-                    message=f"Return {rma.number} requested for {count} item(s): {rma.get_reason_display()}.",
-                    customer_message=f"Return {rma.number} requested for {count} item(s).",
-                    payload={"return": rma.number, "lines": {str(k): v for k, v in quantities.items()}})
-    notification_queue(order=order, kind=NotificationKind.RETURN_REQUESTED, key=rma.number,
-                       payload={"rma": rma.number, "count": count})
+    order_event_add(
+        order=order,
+        type=EventType.RETURN_REQUESTED,
+        actor=actor,
+        source=source,
+        message=f"Return {rma.number} requested for {count} item(s): {rma.get_reason_display()}.",
+        customer_message=f"Return {rma.number} requested for {count} item(s).",
+        payload={"return": rma.number, "lines": {str(k): v for k, v in quantities.items()}},
+    )
+    notification_queue(
+        order=order,
+        kind=NotificationKind.RETURN_REQUESTED,
+        key=rma.number,
+        payload={"rma": rma.number, "count": count},
+    )
     return rma
 
 
 @transaction.atomic
-def return_receive(*, return_request: ReturnRequest, actor, restock: bool = True,
-                   quantities: dict[int, int] | None = None) -> ReturnRequest:
+def return_receive(
+    *,
+    return_request: ReturnRequest,
+    actor,
+    restock: bool = True,
+    quantities: dict[int, int] | None = None,
+) -> ReturnRequest:
     """The parcel is back: count what arrived, put it back on the shelf, update the order."""
     roles.check_role(actor, roles.RECEIVE_RETURN)
     rma = _lock(return_request, ReturnStatus.RECEIVED)
@@ -95,8 +129,10 @@ def return_receive(*, return_request: ReturnRequest, actor, restock: bool = True
     for rl in lines:
         qty = rl.quantity if quantities is None else int(quantities.get(rl.order_line_id, 0))
         if qty < 0 or qty > rl.quantity:
-            raise DomainError(f"{rl.order_line.name}: between 0 and {rl.quantity} can be received.",
-                              field=f"line-{rl.order_line_id}")
+            raise DomainError(
+                f"{rl.order_line.name}: between 0 and {rl.quantity} can be received.",
+                field=f"line-{rl.order_line_id}",
+            )
         if qty:
             received[rl.order_line_id] = qty
             ReturnLine.objects.filter(pk=rl.pk).update(quantity_received=qty)
@@ -107,36 +143,61 @@ def return_receive(*, return_request: ReturnRequest, actor, restock: bool = True
         qty = received.get(rl.order_line_id)
         if qty and restock:
             wh_id = order_line_warehouse(order_line=rl.order_line) or fallback.pk
-            stock_restock_return(product=rl.order_line.product, warehouse=Warehouse.objects.get(pk=wh_id),
-                                 quantity=qty, actor=actor, reference=rma.number)
+            stock_restock_return(
+                product=rl.order_line.product,
+                warehouse=Warehouse.objects.get(pk=wh_id),
+                quantity=qty,
+                actor=actor,
+                reference=rma.number,
+            )
     rma.status = ReturnStatus.RECEIVED
     rma.restock = restock
     rma.received_at = timezone.now()
     rma.save(update_fields=["status", "restock", "received_at", "updated_at"])
     count = sum(received.values())
-    order_event_add(order=rma.order, type=EventType.RETURN_RECEIVED, actor=actor,
-                    message=f"Return {rma.number}: {count} item(s) received"
-                            + (" and restocked." if restock else ", not restocked."),
-                    customer_message=f"We received your return {rma.number}.",
-                    payload={"return": rma.number, "restocked": restock})
+    order_event_add(
+        order=rma.order,
+        type=EventType.RETURN_RECEIVED,
+        actor=actor,
+        message=f"Return {rma.number}: {count} item(s) received"
+        + (" and restocked." if restock else ", not restocked."),
+        customer_message=f"We received your return {rma.number}.",
+        payload={"return": rma.number, "restocked": restock},
+    )
     order_lines_returned(order=rma.order, quantities=received)
-    notification_queue(order=rma.order, kind=NotificationKind.RETURN_RECEIVED, key=rma.number,
-                       payload={"rma": rma.number, "count": count})
+    notification_queue(
+        order=rma.order,
+        kind=NotificationKind.RETURN_RECEIVED,
+        key=rma.number,
+        payload={"rma": rma.number, "count": count},
+    )
     return rma
 
 
 @transaction.atomic
-def return_refund(*, return_request: ReturnRequest, actor, include_shipping: bool = False) -> ReturnRequest:
+def return_refund(
+    *, return_request: ReturnRequest, actor, include_shipping: bool = False
+) -> ReturnRequest:
     """Credit what came back and pay it back. Only finance and managers may refund."""
     roles.check_role(actor, roles.REFUND, "Only Finance or a Manager may issue refunds.")
     rma = _lock(return_request, ReturnStatus.REFUNDED)
-    received = {rl.order_line_id: rl.quantity_received for rl in rma.lines.all() if rl.quantity_received}
-    note = credit_note_issue(order=rma.order, quantities=received, reason=f"Return {rma.number}",
-                             reference=rma.number, include_shipping=include_shipping, actor=actor)
+    received = {
+        rl.order_line_id: rl.quantity_received for rl in rma.lines.all() if rl.quantity_received
+    }
+    note = credit_note_issue(
+        order=rma.order,
+        quantities=received,
+        reason=f"Return {rma.number}",
+        reference=rma.number,
+        include_shipping=include_shipping,
+        actor=actor,
+    )
     paid, refunded = order_paid_and_refunded(order=rma.order)
     amount = min(note.total, paid - refunded)
     if amount > 0:
-        refund_record(order=rma.order, amount=amount, credit_note=note, actor=actor, reference=rma.number)
+        refund_record(
+            order=rma.order, amount=amount, credit_note=note, actor=actor, reference=rma.number
+        )
     rma.status = ReturnStatus.REFUNDED
     rma.refunded_at = timezone.now()
     rma.refund_amount = amount if amount > 0 else 0
@@ -152,10 +213,14 @@ def return_reject(*, return_request: ReturnRequest, actor, reason: str) -> Retur
     rma = _lock(return_request, ReturnStatus.REJECTED)
     rma.status = ReturnStatus.REJECTED
     rma.save(update_fields=["status", "updated_at"])
-    order_event_add(order=rma.order, type=EventType.NOTE, actor=actor,
-                    message=f"Return {rma.number} rejected: {reason.strip()}",
-                    customer_message=f"Return {rma.number} was declined: {reason.strip()}",
-                    payload={"return": rma.number})
+    order_event_add(
+        order=rma.order,
+        type=EventType.NOTE,
+        actor=actor,
+        message=f"Return {rma.number} rejected: {reason.strip()}",
+        customer_message=f"Return {rma.number} was declined: {reason.strip()}",
+        payload={"return": rma.number},
+    )
     return rma
 
 

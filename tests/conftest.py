@@ -34,7 +34,9 @@ def _media_and_email(settings, tmp_path):
 def _order_numbers_start_afresh(request):
     """Order numbers come from a native sequence on PostgreSQL, which a rolled-back test
     does not give back: restart it so every test sees NW-10001 first, as on SQLite."""
-    if "django_db_setup" not in request.fixturenames and not request.node.get_closest_marker("django_db"):
+    if "django_db_setup" not in request.fixturenames and not request.node.get_closest_marker(
+        "django_db"
+    ):
         return
     request.getfixturevalue("django_db_setup")
     from django.db import connection
@@ -97,9 +99,16 @@ def carrier(db):
 @pytest.fixture
 def stocked_product(db, warehouses, manager):
     """A product with 10 units in the first warehouse."""
-    product = ProductFactory(sku="TEE-BLK-M", name="Organic tee, black, M", price=Decimal("25.00"),
-                             tax_rate=Decimal("0.1900"), barcode="4006381333931")
-    stock_receive(product=product, warehouse=warehouses[0], quantity=10, actor=manager, reference="PO-1")
+    product = ProductFactory(
+        sku="TEE-BLK-M",
+        name="Organic tee, black, M",
+        price=Decimal("25.00"),
+        tax_rate=Decimal("0.1900"),
+        barcode="4006381333931",
+    )
+    stock_receive(
+        product=product, warehouse=warehouses[0], quantity=10, actor=manager, reference="PO-1"
+    )
     return product
 
 
@@ -111,7 +120,12 @@ def address():
 @pytest.fixture
 def placed_order(db, channel, stocked_product, manager, address):
     return order_place(
-        channel=channel, email="ada@example.com", name="Ada Lovelace", address=address,
-        lines=[LineInput(product=stocked_product, quantity=2)], actor=manager,
-        shipping_total=Decimal("4.90"), payment_method="card",
+        channel=channel,
+        email="ada@example.com",
+        name="Ada Lovelace",
+        address=address,
+        lines=[LineInput(product=stocked_product, quantity=2)],
+        actor=manager,
+        shipping_total=Decimal("4.90"),
+        payment_method="card",
     )

@@ -36,10 +36,27 @@ def worker(tmp_path):
         "CELERY_TASK_ALWAYS_EAGER": "false",
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--concurrency=1",
-         "--loglevel=INFO", "--without-heartbeat", "--without-gossip", "--without-mingle",
-         "-n", f"test-{os.getpid()}@%h"],
-        cwd=settings.BASE_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool=solo",
+            "--concurrency=1",
+            "--loglevel=INFO",
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+            "-n",
+            f"test-{os.getpid()}@%h",
+        ],
+        cwd=settings.BASE_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         yield proc, mail_dir
@@ -51,10 +68,18 @@ def worker(tmp_path):
             proc.kill()
 
 
-def test_worker_sends_acknowledgment_after_commit_once(worker, channel, stocked_product, manager, address):
+def test_worker_sends_acknowledgment_after_commit_once(
+    worker, channel, stocked_product, manager, address
+):
     proc, mail_dir = worker
-    order = order_place(channel=channel, email="ada@example.com", name="Ada Lovelace", address=address,
-                        lines=[LineInput(stocked_product, 1)], actor=manager)
+    order = order_place(
+        channel=channel,
+        email="ada@example.com",
+        name="Ada Lovelace",
+        address=address,
+        lines=[LineInput(stocked_product, 1)],
+        actor=manager,
+    )
     notification = Notification.objects.get(order=order, kind="order_confirmation")
 
     deadline = time.monotonic() + 60
@@ -67,7 +92,9 @@ def test_worker_sends_acknowledgment_after_commit_once(worker, channel, stocked_
         time.sleep(0.3)
     else:
         proc.terminate()
-        pytest.fail("the worker did not send the email in 60 s:\n" + proc.communicate(timeout=20)[0][-4000:])
+        pytest.fail(
+            "the worker did not send the email in 60 s:\n" + proc.communicate(timeout=20)[0][-4000:]
+        )
 
     time.sleep(1.5)  # give a duplicate delivery the chance to show up
     files = list(Path(mail_dir).glob("*.log"))

@@ -55,7 +55,9 @@ def received_return(placed_order, manager, carrier):
         shipment_ship(shipment=s, carrier=carrier, tracking_number="T1", actor=manager)
     payment_record(order=placed_order, amount=placed_order.total, method="card", actor=manager)
     line = placed_order.lines.get()
-    rma = return_request_create(order=placed_order, quantities={line.pk: 1}, reason="damaged", actor=manager)
+    rma = return_request_create(
+        order=placed_order, quantities={line.pk: 1}, reason="damaged", actor=manager
+    )
     return return_receive(return_request=rma, actor=manager)
 
 
@@ -76,11 +78,15 @@ def test_finance_user_can_refund(client, finance_user, received_return):
     assert received_return.status == "refunded"
 
 
-def test_warehouse_user_cannot_place_orders_or_record_payments(client, warehouse_user, placed_order):
+def test_warehouse_user_cannot_place_orders_or_record_payments(
+    client, warehouse_user, placed_order
+):
     client.force_login(warehouse_user)
     assert client.get(reverse("orders:new")).status_code == 403
-    response = client.post(reverse("invoicing:record_payment", args=[placed_order.number]),
-                           {"amount": "10.00", "method": "card"})
+    response = client.post(
+        reverse("invoicing:record_payment", args=[placed_order.number]),
+        {"amount": "10.00", "method": "card"},
+    )
     assert response.status_code in (302, 403)
     assert not placed_order.payments.exists()
 

@@ -179,7 +179,9 @@ def test_the_demo_warehouse_tells_one_consistent_story(client):
     for s in packed:
         parcels = list(s.parcels.all())
         assert parcels, f"{s.number} was packed without a parcel"
-        assert all(p.weight_grams > 0 and p.length_mm and p.width_mm and p.height_mm for p in parcels)
+        assert all(
+            p.weight_grams > 0 and p.length_mm and p.width_mm and p.height_mm for p in parcels
+        )
         assert all(sl.quantity_packed == sl.quantity_picked for sl in s.lines.all())
     assert not shipments.exclude(label="").filter(parcels__isnull=True).exists()
 

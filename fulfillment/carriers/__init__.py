@@ -10,7 +10,9 @@ _FACTORIES: dict[str, Callable[..., CarrierClient]] = {}
 _SELLS_LABELS: set[str] = set()
 
 
-def register(adapter: str, factory: Callable[..., CarrierClient], *, sells_labels: bool = True) -> None:
+def register(
+    adapter: str, factory: Callable[..., CarrierClient], *, sells_labels: bool = True
+) -> None:
     """Make `client_for` build `factory(carrier)` for carriers with this adapter."""
     _FACTORIES[adapter] = factory
     if sells_labels:
@@ -22,8 +24,10 @@ def register(adapter: str, factory: Callable[..., CarrierClient], *, sells_label
 def _simulated(carrier) -> CarrierClient:
     from .simulated import SimulatedCarrier
 
-    return SimulatedCarrier(carrier_name=carrier.name,
-                            service_names={s.code: s.name for s in carrier.services.all()} if carrier.pk else {})
+    return SimulatedCarrier(
+        carrier_name=carrier.name,
+        service_names={s.code: s.name for s in carrier.services.all()} if carrier.pk else {},
+    )
 
 
 def _easypost(carrier) -> CarrierClient:
@@ -36,7 +40,9 @@ def _easypost(carrier) -> CarrierClient:
 
 
 register(CarrierAdapter.SIMULATED, _simulated)
-register(CarrierAdapter.EASYPOST, _easypost, sells_labels=False)  # tracking by webhook only, for now
+register(
+    CarrierAdapter.EASYPOST, _easypost, sells_labels=False
+)  # tracking by webhook only, for now
 
 
 def client_for(carrier) -> CarrierClient:

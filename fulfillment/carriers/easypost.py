@@ -100,12 +100,16 @@ def parse_event(payload) -> ParsedEvent:
     """An EasyPost Event (as decoded JSON) -> the tracker's events. Raises MalformedEvent."""
     if not isinstance(payload, dict) or payload.get("object") != "Event":
         raise MalformedEvent('Expected an EasyPost Event object ("object": "Event").')
-    parsed = ParsedEvent(event_id=str(payload.get("id") or ""), description=str(payload.get("description") or ""))
+    parsed = ParsedEvent(
+        event_id=str(payload.get("id") or ""), description=str(payload.get("description") or "")
+    )
     if not parsed.is_tracker_update:
         return parsed
     tracker = payload.get("result")
     if not isinstance(tracker, dict) or not tracker.get("tracking_code"):
-        raise MalformedEvent("A tracker.updated Event needs a Tracker with a tracking_code in result.")
+        raise MalformedEvent(
+            "A tracker.updated Event needs a Tracker with a tracking_code in result."
+        )
     parsed.tracking_code = str(tracker["tracking_code"]).strip()
     parsed.carrier = str(tracker.get("carrier") or "")
     est = tracker.get("est_delivery_date")
@@ -122,33 +126,41 @@ def parse_event(payload) -> ParsedEvent:
         if occurred is None:
             raise MalformedEvent("Each tracking detail needs a datetime (ISO 8601).")
         carrier_status = str(d.get("status") or "unknown")
-        parsed.events.append(CarrierEvent(
-            tracking_number=parsed.tracking_code,
-            status=STATUS_MAP.get(carrier_status, ""),
-            carrier_status=carrier_status,
-            occurred_at=occurred,
-            event_id="",  # details have no id: the record hashes status, time and message
-            location=_location(d.get("tracking_location")),
-            message=str(d.get("message") or d.get("description") or "").strip(),
-            raw=d,
-        ))
+        parsed.events.append(
+            CarrierEvent(
+                tracking_number=parsed.tracking_code,
+                status=STATUS_MAP.get(carrier_status, ""),
+                carrier_status=carrier_status,
+                occurred_at=occurred,
+                event_id="",  # details have no id: the record hashes status, time and message
+                location=_location(d.get("tracking_location")),
+                message=str(d.get("message") or d.get("description") or "").strip(),
+                raw=d,
+            )
+        )
     if not details and tracker.get("status"):
         # A tracker without history still says where the parcel is.
         occurred = _when(tracker.get("updated_at")) or _when(payload.get("created_at"))
         if occurred is not None:
             carrier_status = str(tracker["status"])
-            parsed.events.append(CarrierEvent(
-                tracking_number=parsed.tracking_code, status=STATUS_MAP.get(carrier_status, ""),
-                carrier_status=carrier_status, occurred_at=occurred,
-                event_id=f"{tracker.get('id') or parsed.tracking_code}:{carrier_status}",
-                message=str(tracker.get("status_detail") or "").replace("_", " "),
-                raw={k: v for k, v in tracker.items() if k != "tracking_details"},
-            ))
+            parsed.events.append(
+                CarrierEvent(
+                    tracking_number=parsed.tracking_code,
+                    status=STATUS_MAP.get(carrier_status, ""),
+                    carrier_status=carrier_status,
+                    occurred_at=occurred,
+                    event_id=f"{tracker.get('id') or parsed.tracking_code}:{carrier_status}",
+                    message=str(tracker.get("status_detail") or "").replace("_", " "),
+                    raw={k: v for k, v in tracker.items() if k != "tracking_details"},
+                )
+            )
     return parsed
 
 
 def body_dedupe_key(raw_body: bytes, parsed: ParsedEvent) -> str:
-    return hashlib.sha256(f"easypost|{parsed.event_id}".encode() if parsed.event_id else raw_body).hexdigest()
+    return hashlib.sha256(
+        f"easypost|{parsed.event_id}".encode() if parsed.event_id else raw_body
+    ).hexdigest()
 
 
 # ---------------------------------------------------------------- client
@@ -164,7 +176,9 @@ class EasyPostClient:
         self.carrier = carrier
 
     def buy_label(self, request: LabelRequest) -> Label:
-        raise CarrierError("Labels are not bought through EasyPost here; enter the tracking number from the label.")
+        raise CarrierError(
+            "Labels are not bought through EasyPost here; enter the tracking number from the label."
+        )
 
     def track(self, tracking_number: str, *, shipped_at: datetime.datetime) -> list[CarrierEvent]:
         return []  # EasyPost pushes tracker.updated Events to /webhooks/carriers/easypost/

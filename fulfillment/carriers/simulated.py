@@ -23,10 +23,23 @@ from .base import CarrierError, CarrierEvent, Label, LabelRequest
 PREFIX = "SIM"
 S = ShipmentStatus
 
-HUBS = ["Hamburg, DE", "Hannover, DE", "Kassel, DE", "Leipzig, DE", "Köln, DE", "Frankfurt am Main, DE",
-        "Nürnberg, DE"]
-DEPOTS = ["Delivery depot North", "Delivery depot South", "Delivery depot East", "Delivery depot West",
-          "City depot", "Regional depot"]
+HUBS = [
+    "Hamburg, DE",
+    "Hannover, DE",
+    "Kassel, DE",
+    "Leipzig, DE",
+    "Köln, DE",
+    "Frankfurt am Main, DE",
+    "Nürnberg, DE",
+]
+DEPOTS = [
+    "Delivery depot North",
+    "Delivery depot South",
+    "Delivery depot East",
+    "Delivery depot West",
+    "City depot",
+    "Regional depot",
+]
 
 
 def check_digit(digits: str) -> str:
@@ -39,9 +52,13 @@ def check_digit(digits: str) -> str:
 
 
 def is_valid_tracking_number(value: str) -> bool:
-    digits = value[len(PREFIX):]
-    return (value.startswith(PREFIX) and len(digits) == 12 and digits.isdigit()
-            and check_digit(digits[:-1]) == digits[-1])
+    digits = value[len(PREFIX) :]
+    return (
+        value.startswith(PREFIX)
+        and len(digits) == 12
+        and digits.isdigit()
+        and check_digit(digits[:-1]) == digits[-1]
+    )
 
 
 def transit_days_for(*, service_code: str, ship_from: dict, ship_to: dict) -> int:
@@ -52,7 +69,23 @@ def transit_days_for(*, service_code: str, ship_from: dict, ship_to: dict) -> in
     express = "express" in service_code.lower()
     if dest == home:
         return 1 if express else 2
-    europe = {"AT", "BE", "CH", "CZ", "DK", "ES", "FR", "GB", "IE", "IT", "LU", "NL", "PL", "PT", "SE"}
+    europe = {
+        "AT",
+        "BE",
+        "CH",
+        "CZ",
+        "DK",
+        "ES",
+        "FR",
+        "GB",
+        "IE",
+        "IT",
+        "LU",
+        "NL",
+        "PL",
+        "PT",
+        "SE",
+    }
     if express:
         return 2 if dest in europe else 3
     return 3 if dest in europe else 5
@@ -84,16 +117,26 @@ class SimulatedCarrier:
             raise CarrierError("The simulated carrier takes parcels up to 31.5 kg.")
         # The rate table the merchant keeps for this carrier is what the customer was
         # promised; the simulated network keeps that promise (its own estimate otherwise).
-        days = request.transit_days or transit_days_for(service_code=request.service_code,
-                                                        ship_from=request.ship_from, ship_to=request.ship_to)
+        days = request.transit_days or transit_days_for(
+            service_code=request.service_code, ship_from=request.ship_from, ship_to=request.ship_to
+        )
         number = tracking_number_new(days)
-        pdf = label_pdf(LabelContent(
-            tracking_number=number, carrier_name=self.carrier_name,
-            service_name=self.service_names.get(request.service_code, request.service_code.replace("-", " ").title()),
-            service_code=request.service_code, shipment_number=request.shipment_number,
-            order_number=request.order_number, ship_from=request.ship_from, ship_to=request.ship_to,
-            weights_grams=[p.weight_grams for p in request.parcels], ship_date=timezone.localdate(),
-        ))
+        pdf = label_pdf(
+            LabelContent(
+                tracking_number=number,
+                carrier_name=self.carrier_name,
+                service_name=self.service_names.get(
+                    request.service_code, request.service_code.replace("-", " ").title()
+                ),
+                service_code=request.service_code,
+                shipment_number=request.shipment_number,
+                order_number=request.order_number,
+                ship_from=request.ship_from,
+                ship_to=request.ship_to,
+                weights_grams=[p.weight_grams for p in request.parcels],
+                ship_date=timezone.localdate(),
+            )
+        )
         return Label(tracking_number=number, pdf=pdf)
 
     # ------------------------------------------------------------------ tracking
@@ -101,15 +144,21 @@ class SimulatedCarrier:
     def track(self, tracking_number: str, *, shipped_at: datetime.datetime) -> list[CarrierEvent]:
         """The events that have happened by now, oldest first."""
         now = timezone.now()
-        return [e for e in self.timeline(tracking_number, shipped_at=shipped_at) if e.occurred_at <= now]
+        return [
+            e for e in self.timeline(tracking_number, shipped_at=shipped_at) if e.occurred_at <= now
+        ]
 
-    def timeline(self, tracking_number: str, *, shipped_at: datetime.datetime) -> list[CarrierEvent]:
+    def timeline(
+        self, tracking_number: str, *, shipped_at: datetime.datetime
+    ) -> list[CarrierEvent]:
         """The parcel's whole life, planned from its tracking number and the moment it shipped."""
         if not tracking_number.startswith(PREFIX):
-            raise CarrierError(f"{tracking_number} is not a tracking number of the simulated carrier.")
+            raise CarrierError(
+                f"{tracking_number} is not a tracking number of the simulated carrier."
+            )
         seed = hashlib.sha256(tracking_number.encode()).digest()
         rnd = _Draws(seed)
-        digits = tracking_number[len(PREFIX):]
+        digits = tracking_number[len(PREFIX) :]
         days = int(digits[0]) if digits[:1].isdigit() and digits[0] != "0" else 2
         tz = timezone.get_current_timezone()
         shipped = timezone.localtime(shipped_at, tz)
@@ -127,59 +176,130 @@ class SimulatedCarrier:
         origin = rnd.pick(HUBS)
         hub = rnd.pick([h for h in HUBS if h != origin])
         depot = rnd.pick(DEPOTS)
-        add(shipped + datetime.timedelta(minutes=1), "", "pre_transit", origin,
-            "Label created; the carrier has the parcel's details.")
+        add(
+            shipped + datetime.timedelta(minutes=1),
+            "",
+            "pre_transit",
+            origin,
+            "Label created; the carrier has the parcel's details.",
+        )
         pickup_day = shipped.date()
         pickup = at(pickup_day, 17, rnd.between(0, 50))
         if shipped.weekday() >= 5 or shipped >= pickup:
             pickup_day = add_working_days(shipped.date() + datetime.timedelta(days=1), 0)
             pickup = at(pickup_day, 17, rnd.between(0, 50))
         add(pickup, S.IN_TRANSIT, "in_transit", origin, "Picked up by the driver.")
-        add(pickup + datetime.timedelta(hours=rnd.between(3, 6), minutes=rnd.between(0, 59)),
-            S.IN_TRANSIT, "in_transit", hub, f"Sorted at the {hub.split(',')[0]} hub.")
+        add(
+            pickup + datetime.timedelta(hours=rnd.between(3, 6), minutes=rnd.between(0, 59)),
+            S.IN_TRANSIT,
+            "in_transit",
+            hub,
+            f"Sorted at the {hub.split(',')[0]} hub.",
+        )
 
         delivery_day = add_working_days(pickup_day, days)
         fate = rnd.between(0, 99)
         if fate < 3:  # delayed at the hub, one day late
-            add(events[-1][0] + datetime.timedelta(hours=2), S.EXCEPTION, "delayed", hub,
-                "Delayed: the parcel missed its connection at the hub. It continues on the next run.")
+            add(
+                events[-1][0] + datetime.timedelta(hours=2),
+                S.EXCEPTION,
+                "delayed",
+                hub,
+                "Delayed: the parcel missed its connection at the hub. It continues on the next run.",
+            )
             delivery_day = add_working_days(delivery_day + datetime.timedelta(days=1), 0)
-            add(at(add_working_days(pickup_day + datetime.timedelta(days=1), 0), 4, rnd.between(0, 59)),
-                S.IN_TRANSIT, "in_transit", hub, "Departed the hub.")
+            add(
+                at(
+                    add_working_days(pickup_day + datetime.timedelta(days=1), 0),
+                    4,
+                    rnd.between(0, 59),
+                ),
+                S.IN_TRANSIT,
+                "in_transit",
+                hub,
+                "Departed the hub.",
+            )
         # A longer trip is scanned at each night's line haul, so a parcel on its way never
         # goes days without news (no draws here: the rest of the plan stays as it was).
         day = add_working_days(pickup_day + datetime.timedelta(days=1), 0)
         while day < delivery_day:
             if at(day, 3, 15) > events[-1][0]:
-                add(at(day, 3, 15), S.IN_TRANSIT, "in_transit", "Line haul",
-                    f"In transit towards {depot}.")
+                add(
+                    at(day, 3, 15),
+                    S.IN_TRANSIT,
+                    "in_transit",
+                    "Line haul",
+                    f"In transit towards {depot}.",
+                )
             day = add_working_days(day + datetime.timedelta(days=1), 0)
-        add(at(delivery_day, 5, rnd.between(0, 50)), S.IN_TRANSIT, "in_transit", depot,
-            "Arrived at the delivery depot.")
+        add(
+            at(delivery_day, 5, rnd.between(0, 50)),
+            S.IN_TRANSIT,
+            "in_transit",
+            depot,
+            "Arrived at the delivery depot.",
+        )
         if 3 <= fate < 6:  # the address cannot be found; the carrier asks the recipient
-            add(at(delivery_day, 7, rnd.between(0, 40)), S.EXCEPTION, "address_issue", depot,
-                "Address problem: the driver could not find the address. The carrier is contacting the recipient.")
+            add(
+                at(delivery_day, 7, rnd.between(0, 40)),
+                S.EXCEPTION,
+                "address_issue",
+                depot,
+                "Address problem: the driver could not find the address. The carrier is contacting the recipient.",
+            )
             if fate == 5:  # never resolved: back to the sender
                 back = add_working_days(delivery_day + datetime.timedelta(days=1), 2)
-                add(at(back, 10, rnd.between(0, 59)), S.RETURNED_TO_SENDER, "return_to_sender", origin,
-                    "Returned to sender: the address could not be resolved.")
+                add(
+                    at(back, 10, rnd.between(0, 59)),
+                    S.RETURNED_TO_SENDER,
+                    "return_to_sender",
+                    origin,
+                    "Returned to sender: the address could not be resolved.",
+                )
                 return self._events(tracking_number, events)
             delivery_day = add_working_days(delivery_day + datetime.timedelta(days=1), 0)
-        add(at(delivery_day, 7, rnd.between(30, 59)), S.OUT_FOR_DELIVERY, "out_for_delivery", depot,
-            "Out for delivery.")
-        add(at(delivery_day, rnd.between(12, 17), rnd.between(0, 59)), S.DELIVERED, "delivered", depot,
-            rnd.pick(["Delivered to the recipient.", "Delivered; left with a neighbour.",
-                      "Delivered to the front door.", "Delivered to the recipient; signed for."]))
+        add(
+            at(delivery_day, 7, rnd.between(30, 59)),
+            S.OUT_FOR_DELIVERY,
+            "out_for_delivery",
+            depot,
+            "Out for delivery.",
+        )
+        add(
+            at(delivery_day, rnd.between(12, 17), rnd.between(0, 59)),
+            S.DELIVERED,
+            "delivered",
+            depot,
+            rnd.pick(
+                [
+                    "Delivered to the recipient.",
+                    "Delivered; left with a neighbour.",
+                    "Delivered to the front door.",
+                    "Delivered to the recipient; signed for.",
+                ]
+            ),
+        )
         return self._events(tracking_number, events)
 
     @staticmethod
     def _events(tracking_number, events) -> list[CarrierEvent]:
         return [
             CarrierEvent(
-                tracking_number=tracking_number, status=str(status), carrier_status=carrier_status,
-                occurred_at=when, event_id=f"{tracking_number}-{i + 1}", location=location, message=message,
-                raw={"simulated": True, "sequence": i + 1, "status": carrier_status,
-                     "occurred_at": when.isoformat(), "location": location, "message": message},
+                tracking_number=tracking_number,
+                status=str(status),
+                carrier_status=carrier_status,
+                occurred_at=when,
+                event_id=f"{tracking_number}-{i + 1}",
+                location=location,
+                message=message,
+                raw={
+                    "simulated": True,
+                    "sequence": i + 1,
+                    "status": carrier_status,
+                    "occurred_at": when.isoformat(),
+                    "location": location,
+                    "message": message,
+                },
             )
             for i, (when, status, carrier_status, location, message) in enumerate(events)
         ]
@@ -194,7 +314,9 @@ class _Draws:
 
     def between(self, low: int, high: int) -> int:
         self.n += 1
-        value = int.from_bytes(hashlib.sha256(self.seed + self.n.to_bytes(4, "big")).digest()[:8], "big")
+        value = int.from_bytes(
+            hashlib.sha256(self.seed + self.n.to_bytes(4, "big")).digest()[:8], "big"
+        )
         return low + value % (high - low + 1)
 
     def pick(self, items: list):

@@ -74,78 +74,155 @@ def queue(request):
     q = request.GET.get("q", "").strip()
     mapping = carrier_methods()
     context = {
-        "warehouses": warehouses, "warehouse": warehouse, "view": view, "q": q, "tab": "queue",
-        "carrier_code": carrier_code, "method": method, "today": today,
-        "carriers": Carrier.objects.filter(active=True).order_by("name"), "methods": shipping_methods(),
+        "warehouses": warehouses,
+        "warehouse": warehouse,
+        "view": view,
+        "q": q,
+        "tab": "queue",
+        "carrier_code": carrier_code,
+        "method": method,
+        "today": today,
+        "carriers": Carrier.objects.filter(active=True).order_by("name"),
+        "methods": shipping_methods(),
         "can_fulfil": has_role(request.user, roles.FULFIL),
         "can_deliver": has_role(request.user, roles.MARK_DELIVERED),
         "can_place": has_role(request.user, roles.PLACE_ORDER),
-        "limit": SECTION_LIMIT, "default_pick_limit": DEFAULT_LIMIT,
+        "limit": SECTION_LIMIT,
+        "default_pick_limit": DEFAULT_LIMIT,
     }
     if warehouse is None:
-        return TemplateResponse(request, "fulfillment/queue.html", {**context, "sections": [], "tiles": []})
+        return TemplateResponse(
+            request, "fulfillment/queue.html", {**context, "sections": [], "tiles": []}
+        )
 
     # Ready orders: reserved here, no open shipment here yet.
     lines = OrderLine.objects.filter(order=OuterRef("pk")).order_by().values("order")
-    open_here = Shipment.objects.filter(order=OuterRef("pk"), warehouse=warehouse, status__in=OPEN_STATUSES)
+    open_here = Shipment.objects.filter(
+        order=OuterRef("pk"), warehouse=warehouse, status__in=OPEN_STATUSES
+    )
     ready = (
-        orders_pickable(warehouse=warehouse, filters={"carrier": carrier_code, "shipping_method": method})
+        orders_pickable(
+            warehouse=warehouse, filters={"carrier": carrier_code, "shipping_method": method}
+        )
         .filter(~Exists(open_here), pk__in=Order.objects.visible_to(request.user).values("pk"))
         .select_related("customer", "channel")
         .annotate(
-            line_count=Subquery(lines.annotate(c=Count("pk")).values("c"), output_field=IntegerField()),
-            units_reserved=Coalesce(Subquery(lines.annotate(s=Sum("quantity_reserved")).values("s"),
-                                             output_field=IntegerField()), 0),
-            units_open=Coalesce(Subquery(lines.annotate(s=Sum("quantity")).values("s"),
-                                         output_field=IntegerField()), 0),
+            line_count=Subquery(
+                lines.annotate(c=Count("pk")).values("c"), output_field=IntegerField()
+            ),
+            units_reserved=Coalesce(
+                Subquery(
+                    lines.annotate(s=Sum("quantity_reserved")).values("s"),
+                    output_field=IntegerField(),
+                ),
+                0,
+            ),
+            units_open=Coalesce(
+                Subquery(
+                    lines.annotate(s=Sum("quantity")).values("s"), output_field=IntegerField()
+                ),
+                0,
+            ),
         )
     )
     if q:
         ready = ready.filter(
-            Q(number__icontains=q) | Q(ship_name__icontains=q) | Q(customer__name__icontains=q)
-            | Q(email__icontains=q) | Exists(OrderLine.objects.filter(order=OuterRef("pk"), sku__iexact=q))
+            Q(number__icontains=q)
+            | Q(ship_name__icontains=q)
+            | Q(customer__name__icontains=q)
+            | Q(email__icontains=q)
+            | Exists(OrderLine.objects.filter(order=OuterRef("pk"), sku__iexact=q))
         )
 
     def shipments(statuses, order_by, **extra):
-        qs = shipments_by_status(user=request.user, statuses=statuses, warehouse=warehouse).filter(**extra)
-        qs = qs.select_related("order__customer", "pick_list").annotate(method_key=Lower("order__shipping_method"))
+        qs = shipments_by_status(user=request.user, statuses=statuses, warehouse=warehouse).filter(
+            **extra
+        )
+        qs = qs.select_related("order__customer", "pick_list").annotate(
+            method_key=Lower("order__shipping_method")
+        )
         if carrier_code:
-            methods = CarrierService.objects.filter(carrier__code=carrier_code, active=True) \
-                .exclude(shipping_method="").annotate(m=Lower("shipping_method")).values("m")
-            qs = qs.filter(Q(carrier__code=carrier_code) | Q(carrier__isnull=True, method_key__in=methods))
+            methods = (
+                CarrierService.objects.filter(carrier__code=carrier_code, active=True)
+                .exclude(shipping_method="")
+                .annotate(m=Lower("shipping_method"))
+                .values("m")
+            )
+            qs = qs.filter(
+                Q(carrier__code=carrier_code) | Q(carrier__isnull=True, method_key__in=methods)
+            )
         if method:
             qs = qs.filter(order__shipping_method__iexact=method)
         if q:
             qs = qs.filter(
-                Q(number__icontains=q) | Q(order__number__icontains=q) | Q(order__ship_name__icontains=q)
-                | Q(order__customer__name__icontains=q) | Q(tote__iexact=q) | Q(tracking_number__iexact=q)
+                Q(number__icontains=q)
+                | Q(order__number__icontains=q)
+                | Q(order__ship_name__icontains=q)
+                | Q(order__customer__name__icontains=q)
+                | Q(tote__iexact=q)
+                | Q(tracking_number__iexact=q)
                 | Q(lines__order_line__sku__iexact=q)
             ).distinct()
         return _units(qs).order_by(*order_by)
 
     promised = ("order__promised_ship_date", "created_at", "id")
     sections = [
-        {"key": "ready", "title": "Ready to pick", "kind": "orders", "stage": "to-pick",
-         "hint": "Reserved here, no shipment yet. Make a pick list, or one shipment at a time.",
-         "empty": "No order is waiting. New orders with reserved stock appear here.", "qs": ready},
-        {"key": "to-pick", "title": "To pick", "kind": "pending", "stage": "to-pick",
-         "hint": "Shipments made one by one; the next pick list takes them too.",
-         "empty": "Nothing to pick. Create a shipment from “Ready to pick”.",
-         "qs": shipments([S.PENDING], promised)},
-        {"key": "picking", "title": "Picking", "kind": "picking", "stage": "picking",
-         "hint": "On a pick list, in a tote, being picked now.",
-         "empty": "No pick list is being walked.",
-         "qs": shipments([S.PICKING], ("pick_list__number", "tote", "id"), picked_at__isnull=True)},
-        {"key": "to-pack", "title": "Picked, to pack", "kind": "picked", "stage": "to-pack",
-         "hint": "Items collected; check them against the list and pack.",
-         "empty": "Nothing waiting at the packing table.",
-         "qs": shipments([S.PICKING], ("picked_at", "id"), picked_at__isnull=False)},
-        {"key": "to-ship", "title": "Packed, to ship", "kind": "packed", "stage": "packed",
-         "hint": "Parcels ready; print the label and hand them to the carrier.",
-         "empty": "No parcel is waiting for the carrier.", "qs": shipments([S.PACKED], ("packed_at", "id"))},
-        {"key": "in-transit", "title": "In transit", "kind": "in_flight", "stage": "in-transit",
-         "hint": "With the carrier; mark delivered when the customer has it.",
-         "empty": "Nothing is on its way right now.", "qs": shipments(IN_FLIGHT_STATUSES, ("shipped_at", "id"))},
+        {
+            "key": "ready",
+            "title": "Ready to pick",
+            "kind": "orders",
+            "stage": "to-pick",
+            "hint": "Reserved here, no shipment yet. Make a pick list, or one shipment at a time.",
+            "empty": "No order is waiting. New orders with reserved stock appear here.",
+            "qs": ready,
+        },
+        {
+            "key": "to-pick",
+            "title": "To pick",
+            "kind": "pending",
+            "stage": "to-pick",
+            "hint": "Shipments made one by one; the next pick list takes them too.",
+            "empty": "Nothing to pick. Create a shipment from “Ready to pick”.",
+            "qs": shipments([S.PENDING], promised),
+        },
+        {
+            "key": "picking",
+            "title": "Picking",
+            "kind": "picking",
+            "stage": "picking",
+            "hint": "On a pick list, in a tote, being picked now.",
+            "empty": "No pick list is being walked.",
+            "qs": shipments(
+                [S.PICKING], ("pick_list__number", "tote", "id"), picked_at__isnull=True
+            ),
+        },
+        {
+            "key": "to-pack",
+            "title": "Picked, to pack",
+            "kind": "picked",
+            "stage": "to-pack",
+            "hint": "Items collected; check them against the list and pack.",
+            "empty": "Nothing waiting at the packing table.",
+            "qs": shipments([S.PICKING], ("picked_at", "id"), picked_at__isnull=False),
+        },
+        {
+            "key": "to-ship",
+            "title": "Packed, to ship",
+            "kind": "packed",
+            "stage": "packed",
+            "hint": "Parcels ready; print the label and hand them to the carrier.",
+            "empty": "No parcel is waiting for the carrier.",
+            "qs": shipments([S.PACKED], ("packed_at", "id")),
+        },
+        {
+            "key": "in-transit",
+            "title": "In transit",
+            "kind": "in_flight",
+            "stage": "in-transit",
+            "hint": "With the carrier; mark delivered when the customer has it.",
+            "empty": "Nothing is on its way right now.",
+            "qs": shipments(IN_FLIGHT_STATUSES, ("shipped_at", "id")),
+        },
     ]
     for s in sections:
         s["count"] = s["qs"].count()
@@ -157,22 +234,57 @@ def queue(request):
             s["late_count"] = s["today_count"] = 0
     by_key = {s["key"]: s for s in sections}
     tiles = [
-        {"key": "to-pick", "label": "To pick", "count": by_key["ready"]["count"] + by_key["to-pick"]["count"],
-         "note": f"{by_key['ready']['count']} ready · {by_key['to-pick']['count']} with a shipment"},
-        {"key": "picking", "label": "Picking", "count": by_key["picking"]["count"], "note": "in totes now"},
-        {"key": "to-pack", "label": "To pack", "count": by_key["to-pack"]["count"], "note": "picked"},
-        {"key": "packed", "label": "Packed", "count": by_key["to-ship"]["count"], "note": "waiting for the carrier"},
-        {"key": "today", "label": "To ship today", "count": sum(s["today_count"] for s in sections),
-         "note": f"promised for {today:%a %d %b}"},
-        {"key": "late", "label": "Late", "count": sum(s["late_count"] for s in sections),
-         "note": "past the promised ship date", "attention": True},
-        {"key": "in-transit", "label": "In transit", "count": by_key["in-transit"]["count"], "note": "with the carrier"},
+        {
+            "key": "to-pick",
+            "label": "To pick",
+            "count": by_key["ready"]["count"] + by_key["to-pick"]["count"],
+            "note": f"{by_key['ready']['count']} ready · {by_key['to-pick']['count']} with a shipment",
+        },
+        {
+            "key": "picking",
+            "label": "Picking",
+            "count": by_key["picking"]["count"],
+            "note": "in totes now",
+        },
+        {
+            "key": "to-pack",
+            "label": "To pack",
+            "count": by_key["to-pack"]["count"],
+            "note": "picked",
+        },
+        {
+            "key": "packed",
+            "label": "Packed",
+            "count": by_key["to-ship"]["count"],
+            "note": "waiting for the carrier",
+        },
+        {
+            "key": "today",
+            "label": "To ship today",
+            "count": sum(s["today_count"] for s in sections),
+            "note": f"promised for {today:%a %d %b}",
+        },
+        {
+            "key": "late",
+            "label": "Late",
+            "count": sum(s["late_count"] for s in sections),
+            "note": "past the promised ship date",
+            "attention": True,
+        },
+        {
+            "key": "in-transit",
+            "label": "In transit",
+            "count": by_key["in-transit"]["count"],
+            "note": "with the carrier",
+        },
     ]
     shown = sections
     if view in ("today", "late"):
         shown = [s for s in sections if s["kind"] != "in_flight" and s[f"{view}_count"]]
         for s in shown:
-            date_field = "promised_ship_date" if s["kind"] == "orders" else "order__promised_ship_date"
+            date_field = (
+                "promised_ship_date" if s["kind"] == "orders" else "order__promised_ship_date"
+            )
             lookup = f"{date_field}__lt" if view == "late" else date_field
             s["qs"] = s["qs"].filter(**{lookup: today})
             s["count"] = s[f"{view}_count"]
@@ -186,13 +298,24 @@ def queue(request):
         s["exceptions"] = sum(1 for r in s["rows"] if getattr(r, "status", "") == S.EXCEPTION)
         for r in s["rows"]:
             order = r if s["kind"] == "orders" else r.order
-            r.late = s["kind"] != "in_flight" and bool(order.promised_ship_date and order.promised_ship_date < today)
+            r.late = s["kind"] != "in_flight" and bool(
+                order.promised_ship_date and order.promised_ship_date < today
+            )
             r.due_today = order.promised_ship_date == today
-            r.carrier_shown = getattr(r, "carrier", None) or mapping.get((order.shipping_method or "").lower())
-    context.update({"sections": shown, "all_sections": sections, "tiles": tiles,
-                    "filtered": bool(carrier_code or method or q),
-                    "printable": any(s["kind"] != "orders" and s["rows"] for s in shown)})
+            r.carrier_shown = getattr(r, "carrier", None) or mapping.get(
+                (order.shipping_method or "").lower()
+            )
+    context.update(
+        {
+            "sections": shown,
+            "all_sections": sections,
+            "tiles": tiles,
+            "filtered": bool(carrier_code or method or q),
+            "printable": any(s["kind"] != "orders" and s["rows"] for s in shown),
+        }
+    )
     return TemplateResponse(request, "fulfillment/queue.html", context)
+
 
 @staff_required
 @require_POST
@@ -267,8 +390,11 @@ def _shipping_context(shipment: Shipment) -> dict:
     ctx: dict = {
         "parcels": list(shipment.parcels.all()),
         "has_label": bool(shipment.label),
-        "late": bool(order.promised_ship_date and order.promised_ship_date < timezone.localdate()
-                     and shipment.status in (S.PENDING, S.PICKING, S.PACKED)),
+        "late": bool(
+            order.promised_ship_date
+            and order.promised_ship_date < timezone.localdate()
+            and shipment.status in (S.PENDING, S.PICKING, S.PACKED)
+        ),
         "rate_options": [],
         "rate_error": "",
         "rate_selected": "",
@@ -280,7 +406,9 @@ def _shipping_context(shipment: Shipment) -> dict:
     weights = shipment_weights(shipment)
     ctx["weights"] = [format_weight(g) for g in weights]
     ctx["weight_total"] = format_weight(sum(weights))
-    ctx["address_problems"] = [m for msgs in shipment_address_check(shipment).errors.values() for m in msgs]
+    ctx["address_problems"] = [
+        m for msgs in shipment_address_check(shipment).errors.values() for m in msgs
+    ]
     try:
         options = shipment_rates(shipment=shipment)
     except NoRateAvailable as exc:
@@ -439,7 +567,8 @@ def ship(request, number):
         else:
             expected = (
                 f" Delivery expected {shipped.expected_delivery_date:%a %d %b}."
-                if shipped.expected_delivery_date else ""
+                if shipped.expected_delivery_date
+                else ""
             )
             messages.success(
                 request,

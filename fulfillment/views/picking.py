@@ -41,8 +41,12 @@ def shipping_methods() -> list[str]:
     """The shipping methods orders use, for the filter menus (most used first)."""
     from django.db.models import Count
 
-    rows = (Order.objects.exclude(shipping_method="").values("shipping_method")
-            .annotate(n=Count("pk")).order_by("-n", "shipping_method")[:20])
+    rows = (
+        Order.objects.exclude(shipping_method="")
+        .values("shipping_method")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "shipping_method")[:20]
+    )
     return [r["shipping_method"] for r in rows]
 
 
@@ -69,17 +73,24 @@ def pick_lists(request):
     if request.method == "POST":
         filters = {k: values[k] for k in ("carrier", "shipping_method", "single_line", "priority")}
         try:
-            pl = pick_list_create(warehouse=warehouse, filters=filters, limit=values["limit"], actor=request.user)
+            pl = pick_list_create(
+                warehouse=warehouse, filters=filters, limit=values["limit"], actor=request.user
+            )
         except ValidationFailed as exc:
             errors = exc.errors
         except DomainError as exc:
             errors = {"form": [exc.message]}
         else:
             count = pl.shipments.count()
-            messages.success(request, f"Pick list {pl.number}: {count} order{'s' if count != 1 else ''} "
-                                      f"in totes T1–T{count}. Print it or pick on screen.")
+            messages.success(
+                request,
+                f"Pick list {pl.number}: {count} order{'s' if count != 1 else ''} "
+                f"in totes T1–T{count}. Print it or pick on screen.",
+            )
             return redirect(pl.get_absolute_url())
-    preview_filters = {k: values[k] for k in ("carrier", "shipping_method", "single_line", "priority")}
+    preview_filters = {
+        k: values[k] for k in ("carrier", "shipping_method", "single_line", "priority")
+    }
     if preview_filters["priority"] not in PICK_PRIORITIES:
         preview_filters["priority"] = "promised"
     candidates = pick_candidates(user=request.user, warehouse=warehouse, filters=preview_filters)
@@ -93,18 +104,27 @@ def pick_lists(request):
         "methods": shipping_methods(),
         "priorities": PICK_PRIORITIES,
         "max_orders": MAX_ORDERS,
-        "open_lists": pick_lists_for(user=request.user, warehouse=warehouse, statuses=[PickListStatus.OPEN]),
-        "done_lists": pick_lists_for(user=request.user, warehouse=warehouse,
-                                     statuses=[PickListStatus.COMPLETED, PickListStatus.CANCELLED])[:15],
+        "open_lists": pick_lists_for(
+            user=request.user, warehouse=warehouse, statuses=[PickListStatus.OPEN]
+        ),
+        "done_lists": pick_lists_for(
+            user=request.user,
+            warehouse=warehouse,
+            statuses=[PickListStatus.COMPLETED, PickListStatus.CANCELLED],
+        )[:15],
         "tab": "pick_lists",
     }
     if request.htmx and not request.htmx.boosted and request.GET.get("preview"):
         return TemplateResponse(request, "fulfillment/pick_lists.html#preview", context)
-    return TemplateResponse(request, "fulfillment/pick_lists.html", context, status=400 if errors else 200)
+    return TemplateResponse(
+        request, "fulfillment/pick_lists.html", context, status=400 if errors else 200
+    )
 
 
 def _pick_list_or_404(number) -> PickList:
-    return get_object_or_404(PickList.objects.select_related("warehouse", "created_by"), number=number)
+    return get_object_or_404(
+        PickList.objects.select_related("warehouse", "created_by"), number=number
+    )
 
 
 def _row_number(raw) -> int | None:
@@ -116,15 +136,17 @@ def _render_pick_list(request, pl: PickList, *, error: dict | None = None, statu
         error = {**error, "row": _row_number(error.get("row"))}
     context = pick_list_context(pl)
     done = sum(1 for r in context["walk"] if r["done"])
-    context.update({
-        "warehouse": pl.warehouse,
-        "done_rows": done,
-        "progress": round(100 * done / len(context["walk"])) if context["walk"] else 100,
-        "picked_totes": sum(1 for s in context["totes"] if s.picked_at),
-        "error": error or {},
-        "can_fulfil": roles.has_role(request.user, roles.FULFIL),
-        "tab": "pick_lists",
-    })
+    context.update(
+        {
+            "warehouse": pl.warehouse,
+            "done_rows": done,
+            "progress": round(100 * done / len(context["walk"])) if context["walk"] else 100,
+            "picked_totes": sum(1 for s in context["totes"] if s.picked_at),
+            "error": error or {},
+            "can_fulfil": roles.has_role(request.user, roles.FULFIL),
+            "tab": "pick_lists",
+        }
+    )
     if request.htmx and not request.htmx.boosted:
         return TemplateResponse(request, "fulfillment/pick_list.html#walk", context, status=status)
     return TemplateResponse(request, "fulfillment/pick_list.html", context, status=status)
@@ -166,13 +188,19 @@ def pick_confirm(request, number):
         pick_lines_confirm(pick_list=pl, line_ids=_line_ids(request), actor=request.user)
     except DomainError as exc:
         if request.htmx and not request.htmx.boosted:
-            return _render_pick_list(request, pl, error={"row": request.POST.get("row"), "message": exc.message},
-                                     status=409)
+            return _render_pick_list(
+                request,
+                pl,
+                error={"row": request.POST.get("row"), "message": exc.message},
+                status=409,
+            )
         flash_domain_error(request, exc)
     else:
         pl.refresh_from_db()
         if pl.status == PickListStatus.COMPLETED:
-            messages.success(request, f"Pick list {pl.number} is complete: every tote goes to packing.")
+            messages.success(
+                request, f"Pick list {pl.number} is complete: every tote goes to packing."
+            )
     return _after_action(request, pl, anchor=request.POST.get("row", ""))
 
 
@@ -183,13 +211,25 @@ def pick_short(request, number):
     pl = _pick_list_or_404(number)
     ids = _line_ids(request)
     try:
-        result = pick_line_short(pick_list=pl, line_id=ids[0] if ids else 0, found=request.POST.get("found"),
-                                 actor=request.user)
+        result = pick_line_short(
+            pick_list=pl,
+            line_id=ids[0] if ids else 0,
+            found=request.POST.get("found"),
+            actor=request.user,
+        )
     except DomainError as exc:
         if request.htmx and not request.htmx.boosted:
-            return _render_pick_list(request, pl, status=422, error={
-                "line": ids[0] if ids else None, "row": request.POST.get("row"), "message": exc.message,
-                "found": request.POST.get("found", "")})
+            return _render_pick_list(
+                request,
+                pl,
+                status=422,
+                error={
+                    "line": ids[0] if ids else None,
+                    "row": request.POST.get("row"),
+                    "message": exc.message,
+                    "found": request.POST.get("found", ""),
+                },
+            )
         flash_domain_error(request, exc)
     else:
         where = []
@@ -197,8 +237,12 @@ def pick_short(request, number):
             where.append("re-reserved in " + ", ".join(f"{c} ({u})" for c, u in result["moved"]))
         if result["backordered"]:
             where.append(f"{result['backordered']} backordered")
-        messages.warning(request, f"Short pick recorded: {result['missing']} missing, " + " and ".join(where)
-                         + ". The stock is corrected and the order's timeline says why.")
+        messages.warning(
+            request,
+            f"Short pick recorded: {result['missing']} missing, "
+            + " and ".join(where)
+            + ". The stock is corrected and the order's timeline says why.",
+        )
     return _after_action(request, pl, anchor=request.POST.get("row", ""))
 
 
@@ -209,7 +253,9 @@ def bulk_print(request):
     wanted = request.POST.getlist("parts") or ["all"]
     parts = tuple(PRINT_PARTS) if "all" in wanted else tuple(p for p in wanted if p in PRINT_PARTS)
     visible = Shipment.objects.filter(order__in=Order.objects.visible_to(request.user))
-    by_number = {s.number: s for s in visible.filter(number__in=numbers).select_related("order", "pick_list")}
+    by_number = {
+        s.number: s for s in visible.filter(number__in=numbers).select_related("order", "pick_list")
+    }
     shipments = [by_number[n] for n in dict.fromkeys(numbers) if n in by_number]
     back = request.POST.get("next") or reverse("fulfillment:queue")
     from django.utils.http import url_has_allowed_host_and_scheme

@@ -42,7 +42,9 @@ def label_buy(request, number):
         choice = RateChoice.CHOSEN
     service = request.POST.get("service") or None
     try:
-        shipment = shipment_label_buy(shipment=shipment, choice=choice, service=service, actor=request.user)
+        shipment = shipment_label_buy(
+            shipment=shipment, choice=choice, service=service, actor=request.user
+        )
     except AddressInvalid as exc:
         for msgs in exc.errors.values():
             for msg in msgs:
@@ -68,8 +70,12 @@ def label(request, number):
         data = shipment_label_pdf(shipment=shipment)  # drawn now if its drawing was deferred
     except FileNotFoundError as exc:
         raise Http404("The label file is missing.") from exc
-    return FileResponse(io.BytesIO(data), content_type="application/pdf", as_attachment=False,
-                        filename=f"label-{shipment.number}.pdf")
+    return FileResponse(
+        io.BytesIO(data),
+        content_type="application/pdf",
+        as_attachment=False,
+        filename=f"label-{shipment.number}.pdf",
+    )
 
 
 # ---------------------------------------------------------------- manifests
@@ -79,7 +85,10 @@ def label(request, number):
 @require_http_methods(["GET", "POST"])
 def manifests(request):
     if request.method == "POST":
-        carrier_id, warehouse_id = id_or_none(request.POST.get("carrier")), id_or_none(request.POST.get("warehouse"))
+        carrier_id, warehouse_id = (
+            id_or_none(request.POST.get("carrier")),
+            id_or_none(request.POST.get("warehouse")),
+        )
         carrier = Carrier.objects.filter(pk=carrier_id).first() if carrier_id else None
         warehouse = Warehouse.objects.filter(pk=warehouse_id).first() if warehouse_id else None
         if carrier is None or warehouse is None:
@@ -91,30 +100,46 @@ def manifests(request):
         except ValueError:
             day = today
         if day > today or day < today - datetime.timedelta(days=MANIFEST_DAYS_BACK):
-            messages.error(request, f"Close a manifest for today or the {MANIFEST_DAYS_BACK} days before.")
+            messages.error(
+                request, f"Close a manifest for today or the {MANIFEST_DAYS_BACK} days before."
+            )
             return redirect("fulfillment:manifests")
         try:
-            manifest = manifest_close(carrier=carrier, warehouse=warehouse, actor=request.user, day=day)
+            manifest = manifest_close(
+                carrier=carrier, warehouse=warehouse, actor=request.user, day=day
+            )
         except DomainError as exc:
             flash_domain_error(request, exc)
             return redirect("fulfillment:manifests")
         count = manifest.shipments.count()
-        messages.success(request, f"Manifest {manifest.number} closed with {count} shipment{'s' if count != 1 else ''} "
-                                  f"for {carrier.name}. Print it for the driver to sign.")
+        messages.success(
+            request,
+            f"Manifest {manifest.number} closed with {count} shipment{'s' if count != 1 else ''} "
+            f"for {carrier.name}. Print it for the driver to sign.",
+        )
         return redirect(manifest.get_absolute_url())
     today = timezone.localdate()
-    recent = (Manifest.objects.select_related("carrier", "warehouse", "created_by")
-              .annotate(shipment_count=Count("shipments")).order_by("-ship_date", "-created_at")[:60])
-    return TemplateResponse(request, "fulfillment/manifests.html", {
-        "today": today,
-        "pending": manifests_pending(day=today, days_back=MANIFEST_DAYS_BACK),
-        "manifests": recent,
-        "can_fulfil": has_role(request.user, roles.FULFIL),
-    })
+    recent = (
+        Manifest.objects.select_related("carrier", "warehouse", "created_by")
+        .annotate(shipment_count=Count("shipments"))
+        .order_by("-ship_date", "-created_at")[:60]
+    )
+    return TemplateResponse(
+        request,
+        "fulfillment/manifests.html",
+        {
+            "today": today,
+            "pending": manifests_pending(day=today, days_back=MANIFEST_DAYS_BACK),
+            "manifests": recent,
+            "can_fulfil": has_role(request.user, roles.FULFIL),
+        },
+    )
 
 
 def _manifest_or_404(number) -> Manifest:
-    return get_object_or_404(Manifest.objects.select_related("carrier", "warehouse", "created_by"), number=number)
+    return get_object_or_404(
+        Manifest.objects.select_related("carrier", "warehouse", "created_by"), number=number
+    )
 
 
 @staff_required
@@ -122,9 +147,15 @@ def _manifest_or_404(number) -> Manifest:
 def manifest(request, number):
     m = _manifest_or_404(number)
     rows = manifest_rows(m)
-    return TemplateResponse(request, "fulfillment/manifest.html", {
-        "manifest": m, "rows": rows, "totals": manifest_totals(rows),
-    })
+    return TemplateResponse(
+        request,
+        "fulfillment/manifest.html",
+        {
+            "manifest": m,
+            "rows": rows,
+            "totals": manifest_totals(rows),
+        },
+    )
 
 
 @staff_required

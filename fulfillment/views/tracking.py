@@ -32,19 +32,36 @@ def attention(request):
     expected date, or no carrier news for 3 days. `?fragment=counts` is the dashboard tile."""
     counts = shipments_attention_counts(user=request.user)
     if request.GET.get("fragment") == "counts":
-        return TemplateResponse(request, "fulfillment/attention.html#counts",
-                                {"counts": counts, "reasons": ATTENTION_REASONS})
+        return TemplateResponse(
+            request,
+            "fulfillment/attention.html#counts",
+            {"counts": counts, "reasons": ATTENTION_REASONS},
+        )
     reason = request.GET.get("reason", "")
     if reason not in dict(ATTENTION_REASONS):
         reason = ""
-    rows = list(shipments_needing_attention(user=request.user, reason=reason or None)[:ATTENTION_LIMIT])
+    rows = list(
+        shipments_needing_attention(user=request.user, reason=reason or None)[:ATTENTION_LIMIT]
+    )
     labels = dict(ATTENTION_REASONS)
     for s in rows:
-        s.reasons = [(key, labels[key]) for key, _ in ATTENTION_REASONS if getattr(s, f"is_{key}", False)]
-    views = [("", "All", counts["total"])] + [(key, label, counts[key]) for key, label in ATTENTION_REASONS]
-    return TemplateResponse(request, "fulfillment/attention.html", {
-        "rows": rows, "reason": reason, "views": views, "counts": counts, "limit": ATTENTION_LIMIT,
-    })
+        s.reasons = [
+            (key, labels[key]) for key, _ in ATTENTION_REASONS if getattr(s, f"is_{key}", False)
+        ]
+    views = [("", "All", counts["total"])] + [
+        (key, label, counts[key]) for key, label in ATTENTION_REASONS
+    ]
+    return TemplateResponse(
+        request,
+        "fulfillment/attention.html",
+        {
+            "rows": rows,
+            "reason": reason,
+            "views": views,
+            "counts": counts,
+            "limit": ATTENTION_LIMIT,
+        },
+    )
 
 
 @staff_required(roles=FEEDBACK_ROLES)
@@ -59,7 +76,14 @@ def feedback_list(request):
         rating = None
     summary = feedback_summary(user=request.user)
     rows = list(feedback_rows(user=request.user, rating=rating)[:FEEDBACK_LIMIT])
-    return TemplateResponse(request, "fulfillment/feedback_list.html", {
-        "rows": rows, "rating": rating, "summary": summary, "limit": FEEDBACK_LIMIT,
-        "feedback_days": settings.FEEDBACK_REQUEST_DAYS,
-    })
+    return TemplateResponse(
+        request,
+        "fulfillment/feedback_list.html",
+        {
+            "rows": rows,
+            "rating": rating,
+            "summary": summary,
+            "limit": FEEDBACK_LIMIT,
+            "feedback_days": settings.FEEDBACK_REQUEST_DAYS,
+        },
+    )

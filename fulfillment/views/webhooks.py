@@ -27,7 +27,13 @@ MAX_BODY_BYTES = 2 * 1024 * 1024
 
 
 def _problem(request, status: int, title: str, detail: str) -> HttpResponse:
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, "instance": request.path}
+    body = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.path,
+    }
     return HttpResponse(json.dumps(body), status=status, content_type="application/problem+json")
 
 
@@ -40,23 +46,35 @@ def _easypost_carriers() -> list[Carrier]:
 def easypost_webhook(request):
     raw = request.body
     carriers = _easypost_carriers()
-    secrets = [settings.EASYPOST_WEBHOOK_SECRET] if settings.EASYPOST_WEBHOOK_SECRET else [
-        c.webhook_secret for c in carriers if c.webhook_secret
-    ]
+    secrets = (
+        [settings.EASYPOST_WEBHOOK_SECRET]
+        if settings.EASYPOST_WEBHOOK_SECRET
+        else [c.webhook_secret for c in carriers if c.webhook_secret]
+    )
     if not secrets:
         logger.warning("EasyPost webhook refused: no webhook secret is configured")
-        return _problem(request, 401, "Signature required",
-                        "No EasyPost webhook secret is configured, so no event can be verified.")
+        return _problem(
+            request,
+            401,
+            "Signature required",
+            "No EasyPost webhook secret is configured, so no event can be verified.",
+        )
     if not easypost.signature_valid(raw, request.headers.get(easypost.SIGNATURE_HEADER), secrets):
-        return _problem(request, 401, "Invalid signature",
-                        f"The {easypost.SIGNATURE_HEADER} header is missing or does not match the body.")
+        return _problem(
+            request,
+            401,
+            "Invalid signature",
+            f"The {easypost.SIGNATURE_HEADER} header is missing or does not match the body.",
+        )
     if len(raw) > MAX_BODY_BYTES:
         return _problem(request, 413, "Request too large", "The event is larger than accepted.")
     try:
         payload = json.loads(raw)
         parsed = easypost.parse_event(payload)
     except (ValueError, UnicodeDecodeError) as exc:
-        detail = str(exc) if isinstance(exc, easypost.MalformedEvent) else "The body is not valid JSON."
+        detail = (
+            str(exc) if isinstance(exc, easypost.MalformedEvent) else "The body is not valid JSON."
+        )
         return _problem(request, 400, "Malformed event", detail)
     if not parsed.is_tracker_update:
         return JsonResponse({"received": True, "ignored": parsed.description or "unknown event"})
@@ -67,23 +85,36 @@ def easypost_webhook(request):
     # and `tracking_unmatched_claim` applies it once the parcel ships.
     shipment = (
         Shipment.objects.filter(tracking_number=parsed.tracking_code, status__in=SHIPPED_STATUSES)
-        .annotate(ours=Case(When(carrier__adapter=CarrierAdapter.EASYPOST, then=Value(0)),
-                            default=Value(1), output_field=IntegerField()))
+        .annotate(
+            ours=Case(
+                When(carrier__adapter=CarrierAdapter.EASYPOST, then=Value(0)),
+                default=Value(1),
+                output_field=IntegerField(),
+            )
+        )
         .order_by("ours", "-shipped_at", "-id")
         .first()
     )
     if shipment is None:
         _kept, created = tracking_unmatched_keep(
-            carrier=carrier, tracking_code=parsed.tracking_code,
-            dedupe_key=easypost.body_dedupe_key(raw, parsed), payload=payload,
+            carrier=carrier,
+            tracking_code=parsed.tracking_code,
+            dedupe_key=easypost.body_dedupe_key(raw, parsed),
+            payload=payload,
         )
         return JsonResponse({"received": True, "matched": False, "kept": created})
 
     recorded = tracking_events_record(shipment=shipment, events=parsed.events)
     if parsed.est_delivery_date and not shipment.expected_delivery_date:
         Shipment.objects.filter(pk=shipment.pk, expected_delivery_date__isnull=True).update(
-            expected_delivery_date=parsed.est_delivery_date)
-    return JsonResponse({
-        "received": True, "matched": True, "shipment": shipment.number,
-        "new_events": sum(r.created for r in recorded), "applied": sum(r.applied for r in recorded),
-    })
+            expected_delivery_date=parsed.est_delivery_date
+        )
+    return JsonResponse(
+        {
+            "received": True,
+            "matched": True,
+            "shipment": shipment.number,
+            "new_events": sum(r.created for r in recorded),
+            "applied": sum(r.applied for r in recorded),
+        }
+    )

@@ -19,7 +19,9 @@ from .conftest import order_body
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrent inserts need PostgreSQL (CI runs it)"),
+    pytest.mark.skipif(
+        connection.vendor != "postgresql", reason="concurrent inserts need PostgreSQL (CI runs it)"
+    ),
 ]
 
 
@@ -75,7 +77,9 @@ def test_same_key_at_once_places_exactly_one_order(raw_token, clients):
     created = [r for r in results if r.status_code == 201]
     others = [r for r in results if r.status_code != 201]
     assert len(created) >= 1
-    assert sum(1 for r in created if "Idempotent-Replayed" not in r) == 1  # the one that did the work
+    assert (
+        sum(1 for r in created if "Idempotent-Replayed" not in r) == 1
+    )  # the one that did the work
     assert all(r.json()["number"] == number for r in created)
     assert all(r.status_code == 409 for r in others), [r.content for r in others]
     assert all(json.loads(r.content)["type"].endswith("idempotency-key-in-flight") for r in others)

@@ -11,17 +11,36 @@ import time
 
 from fulfillment.labels import LabelContent, label_pdf
 
-SHIP_FROM = {"name": "Northwind Outfitters", "line1": "Hafenstraße 12", "postal_code": "20457", "city": "Hamburg",
-             "country": "DE"}
-SHIP_TO = {"name": "Daan de Vries", "line1": "Prinsengracht 263", "line2": "3rd floor", "city": "Amsterdam",
-           "region": "", "postal_code": "1016 GV", "country": "NL"}
+SHIP_FROM = {
+    "name": "Northwind Outfitters",
+    "line1": "Hafenstraße 12",
+    "postal_code": "20457",
+    "city": "Hamburg",
+    "country": "DE",
+}
+SHIP_TO = {
+    "name": "Daan de Vries",
+    "line1": "Prinsengracht 263",
+    "line2": "3rd floor",
+    "city": "Amsterdam",
+    "region": "",
+    "postal_code": "1016 GV",
+    "country": "NL",
+}
 
 
 def _label(i: int, parcels: int = 1) -> LabelContent:
     return LabelContent(
-        tracking_number=f"SIM2{i:010d}7", carrier_name="Orderline Post", service_name="Standard",
-        service_code="standard", shipment_number=f"SH-{i:06d}", order_number=f"NW-{10000 + i}",
-        ship_from=SHIP_FROM, ship_to=SHIP_TO, weights_grams=[1200] * parcels, ship_date=datetime.date(2026, 11, 30),
+        tracking_number=f"SIM2{i:010d}7",
+        carrier_name="Orderline Post",
+        service_name="Standard",
+        service_code="standard",
+        shipment_number=f"SH-{i:06d}",
+        order_number=f"NW-{10000 + i}",
+        ship_from=SHIP_FROM,
+        ship_to=SHIP_TO,
+        weights_grams=[1200] * parcels,
+        ship_date=datetime.date(2026, 11, 30),
     )
 
 
@@ -40,7 +59,7 @@ def test_label_pdfs_per_second(request):
     from weasyprint import HTML
 
     seconds = min(request.config.getoption("--bench-duration"), 10.0)
-    empty = '<!doctype html><html><head><style>@page { size: 4in 6in; margin: 3mm }</style></head><body></body></html>'
+    empty = "<!doctype html><html><head><style>@page { size: 4in 6in; margin: 3mm }</style></head><body></body></html>"
 
     HTML(string=empty).write_pdf()  # warm up: fonts and WeasyPrint's first-call setup
     label_pdf(_label(0))
@@ -55,7 +74,9 @@ def test_label_pdfs_per_second(request):
     print(f"  {'empty 4x6 page (baseline)':<34}{base_rate:>12.1f}{base_ms:>12.1f}{base_n:>8}")
     print(f"  {'label, 1 parcel':<34}{label_rate:>12.1f}{label_ms:>12.1f}{label_n:>8}")
     print(f"  {'label, 3 parcels (3 pages)':<34}{multi_rate:>12.1f}{multi_ms:>12.1f}{multi_n:>8}")
-    print(f"  a label costs {label_ms / base_ms:.1f}x an empty page; "
-          f"{label_rate * 3600:,.0f} labels per hour per worker process")
+    print(
+        f"  a label costs {label_ms / base_ms:.1f}x an empty page; "
+        f"{label_rate * 3600:,.0f} labels per hour per worker process"
+    )
     if request.config.getoption("--bench-strict"):
         assert label_ms < 10 * base_ms, "a label takes more than 10 times an empty page"

@@ -56,22 +56,38 @@ def test_pick_list_for_1000_orders(request):
     products = []
     for i in range(PRODUCTS):
         p = ProductFactory(sku=f"BENCH-{i:04d}", name=f"Bench product {i}")
-        stock_receive(product=p, warehouse=ham, quantity=10_000, actor=manager, reference="PO-BENCH")
+        stock_receive(
+            product=p, warehouse=ham, quantity=10_000, actor=manager, reference="PO-BENCH"
+        )
         products.append(p)
     aisles = "ABCDEFGH"
     for i, p in enumerate(products):
         StockLevel.objects.filter(product=p, warehouse=ham).update(
-            bin_location=f"{aisles[i % 8]}-{(i // 8) % 30 + 1:02d}-{i % 4 + 1}")
-    address = {"name": "Ada Lovelace", "line1": "Hafenstraße 12", "line2": "", "city": "Hamburg",
-               "region": "", "postal_code": "20457", "country": "DE"}
+            bin_location=f"{aisles[i % 8]}-{(i // 8) % 30 + 1:02d}-{i % 4 + 1}"
+        )
+    address = {
+        "name": "Ada Lovelace",
+        "line1": "Hafenstraße 12",
+        "line2": "",
+        "city": "Hamburg",
+        "region": "",
+        "postal_code": "20457",
+        "country": "DE",
+    }
     emails = itertools.count(1)
     build_start = time.perf_counter()
     for _ in range(ORDERS):
         picks = rng.sample(products, rng.choice([1, 1, 1, 2, 2, 3]))
-        order_place(channel=channel, email=f"bench{next(emails)}@example.com", name="Ada Lovelace",
-                    address=address, lines=[LineInput(product=p, quantity=rng.randint(1, 3)) for p in picks],
-                    actor=manager, shipping_method=rng.choice(["Standard", "Standard", "Express"]),
-                    shipping_total=Decimal("4.90"))
+        order_place(
+            channel=channel,
+            email=f"bench{next(emails)}@example.com",
+            name="Ada Lovelace",
+            address=address,
+            lines=[LineInput(product=p, quantity=rng.randint(1, 3)) for p in picks],
+            actor=manager,
+            shipping_method=rng.choice(["Standard", "Standard", "Express"]),
+            shipping_total=Decimal("4.90"),
+        )
     build = time.perf_counter() - build_start
     with connection.cursor() as cur:  # a live database has planner statistics; fresh tables do not
         cur.execute("ANALYZE")
@@ -96,12 +112,18 @@ def test_pick_list_for_1000_orders(request):
 
     baseline()  # warm the caches the same way for everyone
     t_base, rows = _seconds(baseline)
-    t_create, pl = _seconds(lambda: pick_list_create(warehouse=ham, filters={}, limit=ORDERS, actor=picker))
+    t_create, pl = _seconds(
+        lambda: pick_list_create(warehouse=ham, filters={}, limit=ORDERS, actor=picker)
+    )
     assert pl.shipments.count() == ORDERS
     client = Client()
     client.force_login(picker)
-    client.get(reverse("fulfillment:pick_lists"))  # a running server has its code and templates loaded
-    t_screen, response = _seconds(lambda: client.get(reverse("fulfillment:pick_list", args=[pl.number])))
+    client.get(
+        reverse("fulfillment:pick_lists")
+    )  # a running server has its code and templates loaded
+    t_screen, response = _seconds(
+        lambda: client.get(reverse("fulfillment:pick_list", args=[pl.number]))
+    )
     assert response.status_code == 200
     t_pdf, pdf = _seconds(lambda: pick_list_pdf(pl))
     assert pdf.startswith(b"%PDF")
@@ -114,8 +136,10 @@ def test_pick_list_for_1000_orders(request):
     walk_rows = len(response.context["walk"])
     total = t_create + t_screen
     print()
-    print(f"pick list bench: {ORDERS} ready orders, {len(rows)} order lines, {walk_rows} bin stops "
-          f"(built in {build:.1f} s with order_place)")
+    print(
+        f"pick list bench: {ORDERS} ready orders, {len(rows)} order lines, {walk_rows} bin stops "
+        f"(built in {build:.1f} s with order_place)"
+    )
     print(f"  {'step':<34}{'seconds':>9}{'× baseline':>12}")
     for label, t in [
         ("baseline: plain SQL select", t_base),
@@ -126,6 +150,8 @@ def test_pick_list_for_1000_orders(request):
     ]:
         print(f"  {label:<34}{t:>9.3f}{t / t_base if t_base else 0:>12.0f}")
     verdict = "met" if total < TARGET_SECONDS else "MISSED"
-    print(f"  target: pick list for {ORDERS} orders under {TARGET_SECONDS:.0f} s (create + screen): {verdict}")
+    print(
+        f"  target: pick list for {ORDERS} orders under {TARGET_SECONDS:.0f} s (create + screen): {verdict}"
+    )
     if request.config.getoption("--bench-strict"):
         assert total < TARGET_SECONDS, f"pick list + screen took {total:.2f} s"

@@ -44,8 +44,15 @@ def ship_all(order, user, carrier):
 
 
 def event(status, when, message, location="", carrier_status=""):
-    return CarrierEvent(tracking_number="", status=status, carrier_status=carrier_status or status or "info",
-                        occurred_at=when, event_id="", location=location, message=message)
+    return CarrierEvent(
+        tracking_number="",
+        status=status,
+        carrier_status=carrier_status or status or "info",
+        occurred_at=when,
+        event_id="",
+        location=location,
+        message=message,
+    )
 
 
 def page(client, order) -> str:
@@ -60,10 +67,25 @@ def in_transit(placed_order, manager, carrier):
     s.expected_delivery_date = timezone.localdate() + datetime.timedelta(days=2)
     s.save(update_fields=["expected_delivery_date"])
     now = timezone.now()
-    tracking_event_record(shipment=s, event=event("", now - datetime.timedelta(hours=20), "Shipment data received",
-                                                  carrier_status="pre_transit"))
-    tracking_event_record(shipment=s, event=event("in_transit", now - datetime.timedelta(hours=3),
-                                                  "Departed parcel centre", "Hannover, DE", "TRANSIT_DEP"))
+    tracking_event_record(
+        shipment=s,
+        event=event(
+            "",
+            now - datetime.timedelta(hours=20),
+            "Shipment data received",
+            carrier_status="pre_transit",
+        ),
+    )
+    tracking_event_record(
+        shipment=s,
+        event=event(
+            "in_transit",
+            now - datetime.timedelta(hours=3),
+            "Departed parcel centre",
+            "Hannover, DE",
+            "TRANSIT_DEP",
+        ),
+    )
     return Shipment.objects.get(pk=s.pk)
 
 
@@ -83,7 +105,9 @@ def test_a_parcel_in_transit_shows_its_journey_in_plain_words(client, in_transit
 
 
 def test_out_for_delivery_is_a_step_of_the_stepper(client, in_transit):
-    tracking_event_record(shipment=in_transit, event=event("out_for_delivery", timezone.now(), "With the driver"))
+    tracking_event_record(
+        shipment=in_transit, event=event("out_for_delivery", timezone.now(), "With the driver")
+    )
 
     content = page(client, in_transit.order)
 
@@ -91,12 +115,19 @@ def test_out_for_delivery_is_a_step_of_the_stepper(client, in_transit):
     assert "Out for delivery today" in content
 
 
-def test_every_shipment_is_shown_with_its_items(client, channel, stocked_product, manager, address, carrier,
-                                                 warehouses):
+def test_every_shipment_is_shown_with_its_items(
+    client, channel, stocked_product, manager, address, carrier, warehouses
+):
     mug = ProductFactory(sku="MUG-1", name="Enamel mug", price=Decimal("9.50"))
     stock_receive(product=mug, warehouse=warehouses[1], quantity=3, actor=manager, reference="PO-2")
-    order = order_place(channel=channel, email="bo@example.com", name="Bo", address=address,
-                        lines=[LineInput(stocked_product, 1), LineInput(mug, 2)], actor=manager)
+    order = order_place(
+        channel=channel,
+        email="bo@example.com",
+        name="Bo",
+        address=address,
+        lines=[LineInput(stocked_product, 1), LineInput(mug, 2)],
+        actor=manager,
+    )
     first, second = ship_all(order, manager, carrier)
 
     content = page(client, order)
@@ -109,7 +140,9 @@ def test_every_shipment_is_shown_with_its_items(client, channel, stocked_product
 
 
 def test_a_late_parcel_says_so(client, in_transit):
-    Shipment.objects.filter(pk=in_transit.pk).update(expected_delivery_date=timezone.localdate() - datetime.timedelta(days=2))
+    Shipment.objects.filter(pk=in_transit.pk).update(
+        expected_delivery_date=timezone.localdate() - datetime.timedelta(days=2)
+    )
 
     content = page(client, in_transit.order)
 
@@ -118,7 +151,9 @@ def test_a_late_parcel_says_so(client, in_transit):
 
 
 def test_a_delivery_problem_is_explained(client, in_transit):
-    tracking_event_record(shipment=in_transit, event=event("exception", timezone.now(), "Address incomplete"))
+    tracking_event_record(
+        shipment=in_transit, event=event("exception", timezone.now(), "Address incomplete")
+    )
 
     content = page(client, in_transit.order)
 
@@ -130,7 +165,9 @@ def test_a_delivery_problem_is_explained(client, in_transit):
 def test_the_rating_form_appears_once_delivered_and_the_rating_after(client, in_transit):
     assert "Rate your delivery" not in page(client, in_transit.order)
 
-    tracking_event_record(shipment=in_transit, event=event("delivered", timezone.now(), "Left at front door"))
+    tracking_event_record(
+        shipment=in_transit, event=event("delivered", timezone.now(), "Left at front door")
+    )
     content = page(client, in_transit.order)
     assert "Rate your delivery" in content
     assert reverse("status:feedback", args=[in_transit.order.status_token]) in content
@@ -145,7 +182,9 @@ def test_the_rating_form_appears_once_delivered_and_the_rating_after(client, in_
 def test_a_long_journey_folds_the_older_updates(client, in_transit):
     start = timezone.now() - datetime.timedelta(days=2)
     for i in range(6):
-        tracking_event_record(shipment=in_transit, event=event("", start + datetime.timedelta(hours=i), f"Scan {i}"))
+        tracking_event_record(
+            shipment=in_transit, event=event("", start + datetime.timedelta(hours=i), f"Scan {i}")
+        )
 
     content = page(client, in_transit.order)
 

@@ -10,6 +10,7 @@ from tests.factories import ChannelFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
+
 def test_select_all_hold_with_enter_and_confirm_cancel(
     page, live_server, manager, stocked_product, eager_celery
 ):

@@ -6,8 +6,15 @@ from customers.addresses import address_validate, normalise_postal_code
 
 
 def _addr(country, postal_code, region="", **extra):
-    return {"name": "Ada Lovelace", "line1": "Main Street 1", "city": "Somewhere", "region": region,
-            "postal_code": postal_code, "country": country, **extra}
+    return {
+        "name": "Ada Lovelace",
+        "line1": "Main Street 1",
+        "city": "Somewhere",
+        "region": region,
+        "postal_code": postal_code,
+        "country": country,
+        **extra,
+    }
 
 
 @pytest.mark.parametrize(
@@ -43,21 +50,63 @@ def test_good_addresses_pass_and_are_normalised(country, code, region, normalise
 @pytest.mark.parametrize(
     ("country", "code", "region", "field", "message"),
     [
-        ("US", "9410", "CA", "postal_code", "ZIP code 9410 is not a US ZIP code (like 94107 or 94107-1234)."),
+        (
+            "US",
+            "9410",
+            "CA",
+            "postal_code",
+            "ZIP code 9410 is not a US ZIP code (like 94107 or 94107-1234).",
+        ),
         ("US", "94107-12", "CA", "postal_code", "is not a US ZIP code"),
-        ("US", "94107", "", "region", "State is missing: a US address needs the state (two letters, like CA)."),
+        (
+            "US",
+            "94107",
+            "",
+            "region",
+            "State is missing: a US address needs the state (two letters, like CA).",
+        ),
         ("US", "94107", "XX", "region", "State XX is not a US state code"),
-        ("CA", "K1A 0B", "ON", "postal_code", "Postal code K1A 0B is not a Canadian postal code (like K1A 0B1)."),
+        (
+            "CA",
+            "K1A 0B",
+            "ON",
+            "postal_code",
+            "Postal code K1A 0B is not a Canadian postal code (like K1A 0B1).",
+        ),
         ("CA", "D1A 0B1", "ON", "postal_code", "is not a Canadian postal code"),  # D is never used
         ("CA", "K1A 0B1", "", "region", "Province is missing"),
         ("GB", "SW1A", "", "postal_code", "Postcode SW1A is not a UK postcode (like SW1A 1AA)."),
         ("GB", "QA1 1AA", "", "postal_code", "is not a UK postcode"),
-        ("DE", "2045", "", "postal_code", "Postal code 2045 is not a German postal code (like 10115)."),
+        (
+            "DE",
+            "2045",
+            "",
+            "postal_code",
+            "Postal code 2045 is not a German postal code (like 10115).",
+        ),
         ("DE", "2045A", "", "postal_code", "is not a German postal code"),
-        ("FR", "750011", "", "postal_code", "Postal code 750011 is not a French postal code (like 75011)."),
-        ("NL", "1234", "", "postal_code", "Postal code 1234 is not a Dutch postal code (like 1234 AB)."),
+        (
+            "FR",
+            "750011",
+            "",
+            "postal_code",
+            "Postal code 750011 is not a French postal code (like 75011).",
+        ),
+        (
+            "NL",
+            "1234",
+            "",
+            "postal_code",
+            "Postal code 1234 is not a Dutch postal code (like 1234 AB).",
+        ),
         ("NL", "0123 AB", "", "postal_code", "is not a Dutch postal code"),
-        ("BR", "1234-567", "", "postal_code", "CEP 1234-567 is not a Brazilian CEP (like 12345-678)."),
+        (
+            "BR",
+            "1234-567",
+            "",
+            "postal_code",
+            "CEP 1234-567 is not a Brazilian CEP (like 12345-678).",
+        ),
         ("AT", "10100", "", "postal_code", "is not an Austrian postal code"),
         ("JP", "!", "", "postal_code", "Postal code ! does not look like a postal code"),
     ],
@@ -69,17 +118,26 @@ def test_bad_postal_codes_and_regions_name_the_field(country, code, region, fiel
 
 
 def test_missing_fields_are_each_named():
-    check = address_validate({"name": " ", "line1": "", "city": "", "postal_code": "", "country": "DE"})
+    check = address_validate(
+        {"name": " ", "line1": "", "city": "", "postal_code": "", "country": "DE"}
+    )
     assert set(check.errors) == {"name", "line1", "city", "postal_code"}
-    assert check.errors["line1"] == ["Address line 1 is missing: enter the street and house number."]
-    assert check.errors["postal_code"] == ["Postal code is missing: a German address needs one (like 10115)."]
+    assert check.errors["line1"] == [
+        "Address line 1 is missing: enter the street and house number."
+    ]
+    assert check.errors["postal_code"] == [
+        "Postal code is missing: a German address needs one (like 10115)."
+    ]
 
 
 def test_country_is_required_and_two_letters():
     assert address_validate(_addr("", "12345")).errors["country"] == [
         "Country is missing: choose the destination country."
     ]
-    assert "not a two-letter country code" in address_validate(_addr("DEU", "12345")).errors["country"][0]
+    assert (
+        "not a two-letter country code"
+        in address_validate(_addr("DEU", "12345")).errors["country"][0]
+    )
 
 
 def test_countries_without_postal_codes_need_none():
@@ -88,8 +146,14 @@ def test_countries_without_postal_codes_need_none():
 
 
 def test_order_fields_with_prefix_keep_the_prefix_in_errors():
-    data = {"ship_name": "Ada", "ship_line1": "Kerkstraat 1", "ship_city": "Utrecht", "ship_region": "",
-            "ship_postal_code": "1234", "ship_country": "nl"}
+    data = {
+        "ship_name": "Ada",
+        "ship_line1": "Kerkstraat 1",
+        "ship_city": "Utrecht",
+        "ship_region": "",
+        "ship_postal_code": "1234",
+        "ship_country": "nl",
+    }
     check = address_validate(data, prefix="ship_")
     assert list(check.errors) == ["ship_postal_code"]
     assert check.address["country"] == "NL"

@@ -40,7 +40,9 @@ def ship(order, user, carrier, *, deliver=True, delivered_days_ago=4):
     shipment_ship(shipment=s, carrier=carrier, tracking_number="JJD0009", actor=user)
     if deliver:
         shipment_mark_delivered(shipment=s, actor=user)
-        Shipment.objects.filter(pk=s.pk).update(delivered_at=NOW - datetime.timedelta(days=delivered_days_ago))
+        Shipment.objects.filter(pk=s.pk).update(
+            delivered_at=NOW - datetime.timedelta(days=delivered_days_ago)
+        )
     order.refresh_from_db()
     return Shipment.objects.get(pk=s.pk)
 
@@ -67,7 +69,9 @@ def test_request_goes_out_n_days_after_delivery_once(placed_order, manager, carr
     assert requests_of(placed_order).count() == 1
 
 
-def test_no_request_when_the_customer_already_rated_or_nothing_arrived(placed_order, manager, carrier):
+def test_no_request_when_the_customer_already_rated_or_nothing_arrived(
+    placed_order, manager, carrier
+):
     ship(placed_order, manager, carrier)
     feedback_submit(order=placed_order, rating=5)
 
@@ -80,7 +84,9 @@ def test_no_request_for_an_order_still_on_its_way(placed_order, manager, carrier
     assert feedback_requests_due(now=NOW + datetime.timedelta(days=10)) == 0
 
 
-def test_no_request_for_old_deliveries_when_the_feature_is_turned_on(placed_order, manager, carrier):
+def test_no_request_for_old_deliveries_when_the_feature_is_turned_on(
+    placed_order, manager, carrier
+):
     ship(placed_order, manager, carrier, delivered_days_ago=60)
     assert feedback_requests_due(now=NOW) == 0
 
@@ -100,21 +106,30 @@ def test_request_email_links_to_the_rating(placed_order, manager, carrier):
     for body in (message.body, html):
         assert placed_order.status_url() + "feedback/" in body
         assert "Rate your delivery" in body
-    assert html.count(f'href="{placed_order.status_url()}" target="_blank" style="display:inline-block') == 1
+    assert (
+        html.count(
+            f'href="{placed_order.status_url()}" target="_blank" style="display:inline-block'
+        )
+        == 1
+    )
     assert "<" not in message.body
 
 
 # ---------------------------------------------------------------- the form
 
 
-def test_the_form_stores_a_rating_once_and_writes_the_timeline(client, placed_order, manager, carrier):
+def test_the_form_stores_a_rating_once_and_writes_the_timeline(
+    client, placed_order, manager, carrier
+):
     ship(placed_order, manager, carrier)
 
     page = client.get(feedback_url(placed_order, rating=4))
     assert page.status_code == 200
     assert b'value="4" id="rating-4" checked' in page.content
 
-    response = client.post(feedback_url(placed_order), {"rating": "4", "comment": "Quick, but the box was dented."})
+    response = client.post(
+        feedback_url(placed_order), {"rating": "4", "comment": "Quick, but the box was dented."}
+    )
 
     assert response.status_code == 302
     assert response["Location"] == reverse("status:page", args=[placed_order.status_token])
@@ -125,11 +140,15 @@ def test_the_form_stores_a_rating_once_and_writes_the_timeline(client, placed_or
     assert not event.visible_to_customer
 
 
-def test_a_second_submission_shows_the_stored_rating_not_an_error(client, placed_order, manager, carrier):
+def test_a_second_submission_shows_the_stored_rating_not_an_error(
+    client, placed_order, manager, carrier
+):
     ship(placed_order, manager, carrier)
     client.post(feedback_url(placed_order), {"rating": "2", "comment": "Late"})
 
-    response = client.post(feedback_url(placed_order), {"rating": "5", "comment": "Changed my mind"}, follow=True)
+    response = client.post(
+        feedback_url(placed_order), {"rating": "5", "comment": "Changed my mind"}, follow=True
+    )
 
     assert response.status_code == 200
     content = response.content.decode()
@@ -140,7 +159,9 @@ def test_a_second_submission_shows_the_stored_rating_not_an_error(client, placed
 
 
 @pytest.mark.parametrize("rating", ["", "0", "6", "abc", "3.5"])
-def test_a_rating_outside_1_to_5_is_refused_next_to_the_field(client, placed_order, manager, carrier, rating):
+def test_a_rating_outside_1_to_5_is_refused_next_to_the_field(
+    client, placed_order, manager, carrier, rating
+):
     ship(placed_order, manager, carrier)
 
     response = client.post(feedback_url(placed_order), {"rating": rating, "comment": "kept"})
@@ -203,15 +224,23 @@ def test_the_rating_shows_on_the_staff_order_page(client, placed_order, manager,
     assert "Driver was rude" in content
 
 
-def test_the_feedback_list_filters_by_rating_and_shows_the_average(client, manager, channel, stocked_product,
-                                                                    address, carrier):
+def test_the_feedback_list_filters_by_rating_and_shows_the_average(
+    client, manager, channel, stocked_product, address, carrier
+):
     from decimal import Decimal
 
     from orders.services import LineInput, order_place
 
     for i, (rating, comment) in enumerate([(5, "Perfect"), (4, "Fine"), (1, "Never again")]):
-        order = order_place(channel=channel, email=f"fb{i}@example.com", name="Ada", address=address,
-                            lines=[LineInput(stocked_product, 1)], actor=manager, shipping_total=Decimal("0"))
+        order = order_place(
+            channel=channel,
+            email=f"fb{i}@example.com",
+            name="Ada",
+            address=address,
+            lines=[LineInput(stocked_product, 1)],
+            actor=manager,
+            shipping_total=Decimal("0"),
+        )
         ship(order, manager, carrier)
         feedback_submit(order=order, rating=rating, comment=comment)
     client.force_login(manager)
@@ -225,7 +254,9 @@ def test_the_feedback_list_filters_by_rating_and_shows_the_average(client, manag
     assert "Perfect" not in only_ones
 
 
-def test_the_feedback_list_is_for_managers_and_customer_service(client, warehouse_user, service_agent):
+def test_the_feedback_list_is_for_managers_and_customer_service(
+    client, warehouse_user, service_agent
+):
     client.force_login(warehouse_user)
     assert client.get(reverse("fulfillment:feedback_list")).status_code == 403
     client.force_login(service_agent)

@@ -47,14 +47,20 @@ def test_closing_the_day_lists_todays_shipments_of_that_carrier_and_warehouse(
     a = _shipped(sim, channel, stocked_product, manager, address, parcels=(700, 1800))
     b = _shipped(sim, channel, stocked_product, manager, address)
     dhl = CarrierFactory()
-    other = packed_shipment(channel=channel, product=stocked_product, actor=manager, address=address)
+    other = packed_shipment(
+        channel=channel, product=stocked_product, actor=manager, address=address
+    )
     shipment_hand_over(shipment=other, carrier=dhl, tracking_number="JJD1", actor=manager)
     yesterday = _shipped(sim, channel, stocked_product, manager, address)
-    Shipment.objects.filter(pk=yesterday.pk).update(shipped_at=timezone.now() - datetime.timedelta(days=1))
+    Shipment.objects.filter(pk=yesterday.pk).update(
+        shipped_at=timezone.now() - datetime.timedelta(days=1)
+    )
 
     pending = manifests_pending()
     assert {(p["carrier"].code, p["count"], p["today"]) for p in pending} == {
-        ("sim", 2, True), ("dhl", 1, True), ("sim", 1, False)
+        ("sim", 2, True),
+        ("dhl", 1, True),
+        ("sim", 1, False),
     }
 
     manifest = manifest_close(carrier=sim, warehouse=warehouses[0], actor=manager)
@@ -82,13 +88,17 @@ def test_closing_the_day_lists_todays_shipments_of_that_carrier_and_warehouse(
     assert round(float(pdf.pages[0].mediabox.width)) == 595  # A4
 
 
-def test_a_shipment_is_on_one_manifest_only(sim, channel, stocked_product, manager, address, warehouses):
+def test_a_shipment_is_on_one_manifest_only(
+    sim, channel, stocked_product, manager, address, warehouses
+):
     _shipped(sim, channel, stocked_product, manager, address)
     manifest_close(carrier=sim, warehouse=warehouses[0], actor=manager)
     with pytest.raises(DomainError, match="is waiting for a manifest"):
         manifest_close(carrier=sim, warehouse=warehouses[0], actor=manager)
     assert Manifest.objects.count() == 1
-    late = _shipped(sim, channel, stocked_product, manager, address)  # a parcel after the first close
+    late = _shipped(
+        sim, channel, stocked_product, manager, address
+    )  # a parcel after the first close
     second = manifest_close(carrier=sim, warehouse=warehouses[0], actor=manager)
     assert list(second.shipments.all()) == [late]
 
@@ -99,8 +109,10 @@ def test_manifest_csv_quotes_customer_text_a_spreadsheet_would_run(
     s = _shipped(sim, channel, stocked_product, manager, address)
     # Names and addresses come from customers, the API and imports.
     Order.objects.filter(pk=s.order_id).update(
-        ship_name='=HYPERLINK("https://evil.example/x","Open")', ship_city="+SUM(1,2)",
-        ship_postal_code="@cmd", ship_country="-1",
+        ship_name='=HYPERLINK("https://evil.example/x","Open")',
+        ship_city="+SUM(1,2)",
+        ship_postal_code="@cmd",
+        ship_country="-1",
     )
     manifest = manifest_close(carrier=sim, warehouse=warehouses[0], actor=manager)
 
@@ -114,7 +126,9 @@ def test_manifest_csv_quotes_customer_text_a_spreadsheet_would_run(
     assert cells["tracking_number"] == s.tracking_number  # ordinary values are untouched
 
 
-def test_an_earlier_day_can_be_closed_late(sim, channel, stocked_product, manager, address, warehouses):
+def test_an_earlier_day_can_be_closed_late(
+    sim, channel, stocked_product, manager, address, warehouses
+):
     s = _shipped(sim, channel, stocked_product, manager, address)
     day = timezone.localdate() - datetime.timedelta(days=2)
     Shipment.objects.filter(pk=s.pk).update(shipped_at=timezone.now() - datetime.timedelta(days=2))
@@ -131,7 +145,9 @@ def test_customer_service_cannot_close_a_manifest(sim, warehouses, service_agent
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_people_closing_at_once_make_one_manifest(sim, channel, stocked_product, manager, address, warehouses):
+def test_two_people_closing_at_once_make_one_manifest(
+    sim, channel, stocked_product, manager, address, warehouses
+):
     if connection.vendor != "postgresql":
         pytest.skip("row locks need PostgreSQL")
     for _ in range(3):
@@ -142,7 +158,9 @@ def test_two_people_closing_at_once_make_one_manifest(sim, channel, stocked_prod
     def close():
         try:
             barrier.wait()
-            results.append(manifest_close(carrier=sim, warehouse=warehouses[0], actor=manager).number)
+            results.append(
+                manifest_close(carrier=sim, warehouse=warehouses[0], actor=manager).number
+            )
         except DomainError as exc:
             results.append(exc.message)
         finally:

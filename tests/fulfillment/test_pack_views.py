@@ -186,7 +186,9 @@ def test_take_one_out_of_a_line(client, picked, warehouse_user):
 
 
 @pytest.mark.parametrize("bad", ["²", "١", "9" * 25, "x"])
-def test_odd_line_or_parcel_ids_are_refused_on_the_banner_not_a_500(client, picked, warehouse_user, bad):
+def test_odd_line_or_parcel_ids_are_refused_on_the_banner_not_a_500(
+    client, picked, warehouse_user, bad
+):
     client.force_login(warehouse_user)
     _post(client, _url(picked), code="TEE-BLK-M")
     Parcel.objects.create(shipment=picked, number=1, weight_grams=900)

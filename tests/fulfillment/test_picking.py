@@ -32,16 +32,25 @@ CUSTOMERS = itertools.count(1)
 def place(channel, actor, address, items, *, method="Standard"):
     """Place an order of (product, quantity) pairs for a new customer."""
     return order_place(
-        channel=channel, email=f"picker-test{next(CUSTOMERS)}@example.com", name="Ada Lovelace",
-        address=address, lines=[LineInput(product=p, quantity=q) for p, q in items], actor=actor,
-        shipping_method=method, shipping_total=Decimal("4.90"),
+        channel=channel,
+        email=f"picker-test{next(CUSTOMERS)}@example.com",
+        name="Ada Lovelace",
+        address=address,
+        lines=[LineInput(product=p, quantity=q) for p, q in items],
+        actor=actor,
+        shipping_method=method,
+        shipping_total=Decimal("4.90"),
     )
 
 
 def stock(product, warehouse, quantity, actor, bin_location=""):
-    stock_receive(product=product, warehouse=warehouse, quantity=quantity, actor=actor, reference="PO-T")
+    stock_receive(
+        product=product, warehouse=warehouse, quantity=quantity, actor=actor, reference="PO-T"
+    )
     if bin_location:
-        StockLevel.objects.filter(product=product, warehouse=warehouse).update(bin_location=bin_location)
+        StockLevel.objects.filter(product=product, warehouse=warehouse).update(
+            bin_location=bin_location
+        )
 
 
 def check_stock_ok() -> str:
@@ -69,14 +78,18 @@ def carriers(db):
     dhl = CarrierFactory(code="dhl", name="DHL Parcel")
     ups = CarrierFactory(code="ups", name="UPS")
     CarrierService.objects.create(carrier=dhl, code="std", name="Paket", shipping_method="standard")
-    CarrierService.objects.create(carrier=ups, code="exp", name="Express Saver", shipping_method="express")
+    CarrierService.objects.create(
+        carrier=ups, code="exp", name="Express Saver", shipping_method="express"
+    )
     return {"dhl": dhl, "ups": ups}
 
 
 # ---------------------------------------------------------------- creating a pick list
 
 
-def test_pick_list_creates_shipments_in_totes_and_starts_picking(channel, manager, warehouse_user, address, shelf):
+def test_pick_list_creates_shipments_in_totes_and_starts_picking(
+    channel, manager, warehouse_user, address, shelf
+):
     a = place(channel, manager, address, [(shelf["mug"], 2), (shelf["tee"], 1)])
     b = place(channel, manager, address, [(shelf["cap"], 3)])
 
@@ -90,14 +103,20 @@ def test_pick_list_creates_shipments_in_totes_and_starts_picking(channel, manage
     assert all(s.status == "picking" and s.picked_at is None for s in shipments.values())
     assert all(s.number.startswith("SH-") for s in shipments.values())
     assert len({s.number for s in shipments.values()}) == 2
-    lines = {ln.order_line.sku: ln.quantity for ln in shipments[a.pk].lines.select_related("order_line")}
+    lines = {
+        ln.order_line.sku: ln.quantity for ln in shipments[a.pk].lines.select_related("order_line")
+    }
     assert lines == {"MUG-01": 2, "TEE-01": 1}
     # Units in shipments are counted on the order lines, as shipments_create counts them.
     assert {ln.sku: ln.quantity_allocated for ln in a.lines.all()} == {"MUG-01": 2, "TEE-01": 1}
     event = OrderEvent.objects.get(order=a, type="shipment_created")
     assert pl.number in event.message
     assert shipments[a.pk].tote in event.message
-    assert event.payload == {"shipment": shipments[a.pk].number, "pick_list": pl.number, "tote": shipments[a.pk].tote}
+    assert event.payload == {
+        "shipment": shipments[a.pk].number,
+        "pick_list": pl.number,
+        "tote": shipments[a.pk].tote,
+    }
     assert event.actor == warehouse_user
 
 
@@ -129,8 +148,11 @@ def test_a_split_order_puts_only_this_warehouses_shipment_on_the_list(
 ):
     # 22 tees: HAM holds 20, BER 5, so the order is split across both warehouses.
     order = place(channel, manager, address, [(shelf["tee"], 22)])
-    held = dict(Reservation.objects.filter(demand_ref__startswith=f"order:{order.number}:")
-                .values_list("warehouse__code", "quantity"))
+    held = dict(
+        Reservation.objects.filter(demand_ref__startswith=f"order:{order.number}:").values_list(
+            "warehouse__code", "quantity"
+        )
+    )
     assert sum(held.values()) == 22
     assert len(held) == 2
 
@@ -154,17 +176,23 @@ def test_limit_takes_the_most_urgent_orders_first(channel, manager, warehouse_us
             promised_ship_date=None if days is None else today + datetime.timedelta(days=days)
         )
 
-    pl = pick_list_create(warehouse=shelf["ham"], filters={"priority": "promised"}, limit=2, actor=warehouse_user)
+    pl = pick_list_create(
+        warehouse=shelf["ham"], filters={"priority": "promised"}, limit=2, actor=warehouse_user
+    )
 
     totes = dict(pl.shipments.values_list("order_id", "tote"))
     assert totes == {orders[1].pk: "T1", orders[3].pk: "T2"}
 
 
-def test_express_priority_puts_express_orders_first(channel, manager, warehouse_user, address, shelf):
+def test_express_priority_puts_express_orders_first(
+    channel, manager, warehouse_user, address, shelf
+):
     standard = place(channel, manager, address, [(shelf["cap"], 1)], method="Standard")
     express = place(channel, manager, address, [(shelf["cap"], 1)], method="Express")
 
-    pl = pick_list_create(warehouse=shelf["ham"], filters={"priority": "express"}, limit=1, actor=warehouse_user)
+    pl = pick_list_create(
+        warehouse=shelf["ham"], filters={"priority": "express"}, limit=1, actor=warehouse_user
+    )
 
     assert pl.shipments.get().order_id == express.pk
     assert not standard.shipments.exists()
@@ -174,8 +202,12 @@ def test_filter_by_shipping_method_ignores_case(channel, manager, warehouse_user
     place(channel, manager, address, [(shelf["cap"], 1)], method="Standard")
     express = place(channel, manager, address, [(shelf["cap"], 1)], method="Express")
 
-    pl = pick_list_create(warehouse=shelf["ham"], filters={"shipping_method": "express"}, limit=10,
-                          actor=warehouse_user)
+    pl = pick_list_create(
+        warehouse=shelf["ham"],
+        filters={"shipping_method": "express"},
+        limit=10,
+        actor=warehouse_user,
+    )
 
     assert list(pl.shipments.values_list("order_id", flat=True)) == [express.pk]
     assert pl.filters["shipping_method"] == "express"
@@ -191,18 +223,26 @@ def test_filter_by_carrier_uses_the_service_mapping_or_the_shipments_carrier(
     s = shipments_create(order=rebooked, actor=manager)[0]
     Shipment.objects.filter(pk=s.pk).update(carrier=carriers["ups"])
 
-    ups = pick_list_create(warehouse=shelf["ham"], filters={"carrier": "ups"}, limit=10, actor=warehouse_user)
-    dhl = pick_list_create(warehouse=shelf["ham"], filters={"carrier": "dhl"}, limit=10, actor=warehouse_user)
+    ups = pick_list_create(
+        warehouse=shelf["ham"], filters={"carrier": "ups"}, limit=10, actor=warehouse_user
+    )
+    dhl = pick_list_create(
+        warehouse=shelf["ham"], filters={"carrier": "dhl"}, limit=10, actor=warehouse_user
+    )
 
     assert set(ups.shipments.values_list("order_id", flat=True)) == {express.pk, rebooked.pk}
     assert set(dhl.shipments.values_list("order_id", flat=True)) == {standard.pk}
 
 
-def test_single_line_filter_leaves_multi_line_orders(channel, manager, warehouse_user, address, shelf):
+def test_single_line_filter_leaves_multi_line_orders(
+    channel, manager, warehouse_user, address, shelf
+):
     single = place(channel, manager, address, [(shelf["cap"], 3)])
     multi = place(channel, manager, address, [(shelf["cap"], 1), (shelf["mug"], 1)])
 
-    pl = pick_list_create(warehouse=shelf["ham"], filters={"single_line": True}, limit=10, actor=warehouse_user)
+    pl = pick_list_create(
+        warehouse=shelf["ham"], filters={"single_line": True}, limit=10, actor=warehouse_user
+    )
 
     assert list(pl.shipments.values_list("order_id", flat=True)) == [single.pk]
     assert not multi.shipments.exists()
@@ -210,11 +250,17 @@ def test_single_line_filter_leaves_multi_line_orders(channel, manager, warehouse
 
 @pytest.mark.parametrize(
     ("filters", "limit", "field"),
-    [({"carrier": "nope"}, 10, "carrier"), ({"priority": "random"}, 10, "priority"),
-     ({}, 0, "limit"), ({}, 5000, "limit"), ({}, "many", "limit")],
+    [
+        ({"carrier": "nope"}, 10, "carrier"),
+        ({"priority": "random"}, 10, "priority"),
+        ({}, 0, "limit"),
+        ({}, 5000, "limit"),
+        ({}, "many", "limit"),
+    ],
 )
-def test_bad_filters_are_refused_and_change_nothing(channel, manager, warehouse_user, address, shelf,
-                                                    filters, limit, field):
+def test_bad_filters_are_refused_and_change_nothing(
+    channel, manager, warehouse_user, address, shelf, filters, limit, field
+):
     order = place(channel, manager, address, [(shelf["cap"], 1)])
     with pytest.raises(ValidationFailed) as exc:
         pick_list_create(warehouse=shelf["ham"], filters=filters, limit=limit, actor=warehouse_user)
@@ -245,22 +291,32 @@ def test_orders_on_hold_are_not_picked(channel, manager, warehouse_user, address
 def test_walk_is_sorted_by_bin_with_empty_bins_last_and_a_tote_breakdown(
     channel, manager, warehouse_user, address, shelf
 ):
-    StockLevel.objects.filter(product=shelf["mug"], warehouse=shelf["ham"]).update(bin_location="A-10-1")
+    StockLevel.objects.filter(product=shelf["mug"], warehouse=shelf["ham"]).update(
+        bin_location="A-10-1"
+    )
     place(channel, manager, address, [(shelf["mug"], 2), (shelf["cap"], 1)])
     place(channel, manager, address, [(shelf["tee"], 1)])
     place(channel, manager, address, [(shelf["mug"], 1)])
-    pl = pick_list_create(warehouse=shelf["ham"], filters={"priority": "placed"}, limit=10, actor=warehouse_user)
+    pl = pick_list_create(
+        warehouse=shelf["ham"], filters={"priority": "placed"}, limit=10, actor=warehouse_user
+    )
 
     walk = pick_list_walk(pick_list=pl)
 
     # A-2 before A-10 (natural order), the product without a bin last.
-    assert [(r["bin"], r["sku"]) for r in walk] == [("A-02-3", "TEE-01"), ("A-10-1", "MUG-01"), ("", "CAP-01")]
+    assert [(r["bin"], r["sku"]) for r in walk] == [
+        ("A-02-3", "TEE-01"),
+        ("A-10-1", "MUG-01"),
+        ("", "CAP-01"),
+    ]
     mug = walk[1]
     assert mug["quantity"] == 3
     assert mug["breakdown"] == "T1 ×2, T3 ×1"
 
 
-def test_pick_list_pdf_is_a_pdf_listing_every_sku_and_tote(channel, manager, warehouse_user, address, shelf):
+def test_pick_list_pdf_is_a_pdf_listing_every_sku_and_tote(
+    channel, manager, warehouse_user, address, shelf
+):
     from pypdf import PdfReader
 
     place(channel, manager, address, [(shelf["mug"], 2), (shelf["cap"], 1)])
@@ -279,8 +335,12 @@ def test_pick_list_pdf_is_a_pdf_listing_every_sku_and_tote(channel, manager, war
 
 
 def _lines(pl):
-    return {(ln.shipment.tote, ln.order_line.sku): ln
-            for ln in ShipmentLine.objects.filter(shipment__pick_list=pl).select_related("shipment", "order_line")}
+    return {
+        (ln.shipment.tote, ln.order_line.sku): ln
+        for ln in ShipmentLine.objects.filter(shipment__pick_list=pl).select_related(
+            "shipment", "order_line"
+        )
+    }
 
 
 def test_confirming_every_line_picks_the_shipments_and_completes_the_list(
@@ -288,7 +348,9 @@ def test_confirming_every_line_picks_the_shipments_and_completes_the_list(
 ):
     a = place(channel, manager, address, [(shelf["mug"], 2), (shelf["tee"], 1)])
     place(channel, manager, address, [(shelf["cap"], 1)])
-    pl = pick_list_create(warehouse=shelf["ham"], filters={"priority": "placed"}, limit=10, actor=warehouse_user)
+    pl = pick_list_create(
+        warehouse=shelf["ham"], filters={"priority": "placed"}, limit=10, actor=warehouse_user
+    )
     lines = _lines(pl)
 
     pick_lines_confirm(pick_list=pl, line_ids=[lines["T1", "MUG-01"].pk], actor=warehouse_user)
@@ -307,8 +369,10 @@ def test_confirming_every_line_picks_the_shipments_and_completes_the_list(
     pl.refresh_from_db()
     assert pl.status == "completed"
     assert pl.completed_at
-    assert all(ln.pick_confirmed and ln.quantity_picked == ln.quantity
-               for ln in ShipmentLine.objects.filter(shipment__pick_list=pl))
+    assert all(
+        ln.pick_confirmed and ln.quantity_picked == ln.quantity
+        for ln in ShipmentLine.objects.filter(shipment__pick_list=pl)
+    )
     with pytest.raises(DomainError, match=r"completed|Picked|picked"):
         pick_lines_confirm(pick_list=pl, line_ids=[lines["T2", "CAP-01"].pk], actor=warehouse_user)
 
@@ -333,20 +397,30 @@ def test_short_pick_re_reserves_the_missing_units_in_another_warehouse(
     lines = _lines(pl)
     ham_before = StockLevel.objects.get(product=shelf["tee"], warehouse=shelf["ham"])
 
-    result = pick_line_short(pick_list=pl, line_id=lines["T1", "TEE-01"].pk, found=1, actor=warehouse_user)
+    result = pick_line_short(
+        pick_list=pl, line_id=lines["T1", "TEE-01"].pk, found=1, actor=warehouse_user
+    )
 
     assert result == {"missing": 2, "moved": [("BER", 2)], "backordered": 0}
     line = ShipmentLine.objects.get(pk=lines["T1", "TEE-01"].pk)
-    assert (line.quantity, line.quantity_picked, line.quantity_short, line.pick_confirmed) == (1, 1, 2, True)
+    assert (line.quantity, line.quantity_picked, line.quantity_short, line.pick_confirmed) == (
+        1,
+        1,
+        2,
+        True,
+    )
     tee = order.lines.get(sku="TEE-01")
     assert (tee.quantity_reserved, tee.quantity_backordered, tee.quantity_allocated) == (3, 0, 1)
     ref = f"order:{order.number}:{tee.line_no}"
-    assert dict(Reservation.objects.filter(demand_ref=ref).values_list("warehouse__code", "quantity")) == {
-        "HAM": 1, "BER": 2}
+    assert dict(
+        Reservation.objects.filter(demand_ref=ref).values_list("warehouse__code", "quantity")
+    ) == {"HAM": 1, "BER": 2}
     ham = StockLevel.objects.get(product=shelf["tee"], warehouse=shelf["ham"])
     assert ham.on_hand == ham_before.on_hand - 2
     assert ham.reserved == ham_before.reserved - 2
-    adjustment = StockMovement.objects.get(product=shelf["tee"], warehouse=shelf["ham"], kind="adjustment")
+    adjustment = StockMovement.objects.get(
+        product=shelf["tee"], warehouse=shelf["ham"], kind="adjustment"
+    )
     assert adjustment.on_hand_delta == -2
     assert "found 1 of 3" in adjustment.reason
     assert "A-02-3" in adjustment.reason
@@ -366,12 +440,16 @@ def test_short_pick_re_reserves_the_missing_units_in_another_warehouse(
     check_stock_ok()
 
 
-def test_short_pick_backorders_when_no_warehouse_has_it(channel, manager, warehouse_user, address, shelf):
+def test_short_pick_backorders_when_no_warehouse_has_it(
+    channel, manager, warehouse_user, address, shelf
+):
     order = place(channel, manager, address, [(shelf["mug"], 3), (shelf["cap"], 1)])
     pl = pick_list_create(warehouse=shelf["ham"], filters={}, limit=10, actor=warehouse_user)
     lines = _lines(pl)
 
-    result = pick_line_short(pick_list=pl, line_id=lines["T1", "MUG-01"].pk, found=1, actor=warehouse_user)
+    result = pick_line_short(
+        pick_list=pl, line_id=lines["T1", "MUG-01"].pk, found=1, actor=warehouse_user
+    )
 
     assert result == {"missing": 2, "moved": [], "backordered": 2}
     mug = order.lines.get(sku="MUG-01")
@@ -390,7 +468,9 @@ def test_short_pick_backorders_when_no_warehouse_has_it(channel, manager, wareho
     check_stock_ok()
 
 
-def test_short_pick_of_everything_cancels_the_shipment(channel, manager, warehouse_user, address, shelf):
+def test_short_pick_of_everything_cancels_the_shipment(
+    channel, manager, warehouse_user, address, shelf
+):
     order = place(channel, manager, address, [(shelf["mug"], 2)])
     pl = pick_list_create(warehouse=shelf["ham"], filters={}, limit=10, actor=warehouse_user)
     line = _lines(pl)["T1", "MUG-01"]
@@ -406,7 +486,9 @@ def test_short_pick_of_everything_cancels_the_shipment(channel, manager, warehou
 
 
 @pytest.mark.parametrize("found", [-1, 2, 5, "x"])
-def test_a_short_pick_outside_the_lines_quantity_is_refused(channel, manager, warehouse_user, address, shelf, found):
+def test_a_short_pick_outside_the_lines_quantity_is_refused(
+    channel, manager, warehouse_user, address, shelf, found
+):
     place(channel, manager, address, [(shelf["mug"], 2)])
     pl = pick_list_create(warehouse=shelf["ham"], filters={}, limit=10, actor=warehouse_user)
     line = _lines(pl)["T1", "MUG-01"]
@@ -444,7 +526,9 @@ def _in_threads(*jobs):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_pickers_confirming_lines_of_one_list_lose_nothing(warehouses, manager, warehouse_user, channel, address):
+def test_two_pickers_confirming_lines_of_one_list_lose_nothing(
+    warehouses, manager, warehouse_user, channel, address
+):
     if connection.vendor != "postgresql":
         pytest.skip("row locks need PostgreSQL")
     ham = warehouses[0]
@@ -457,8 +541,12 @@ def test_two_pickers_confirming_lines_of_one_list_lose_nothing(warehouses, manag
     ids = sorted(ShipmentLine.objects.filter(shipment__pick_list=pl).values_list("pk", flat=True))
 
     errors = _in_threads(
-        lambda: [pick_lines_confirm(pick_list=pl, line_ids=[i], actor=warehouse_user) for i in ids[:2]],
-        lambda: [pick_lines_confirm(pick_list=pl, line_ids=[i], actor=warehouse_user) for i in ids[2:]],
+        lambda: [
+            pick_lines_confirm(pick_list=pl, line_ids=[i], actor=warehouse_user) for i in ids[:2]
+        ],
+        lambda: [
+            pick_lines_confirm(pick_list=pl, line_ids=[i], actor=warehouse_user) for i in ids[2:]
+        ],
     )
 
     assert errors == []
@@ -469,7 +557,9 @@ def test_two_pickers_confirming_lines_of_one_list_lose_nothing(warehouses, manag
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_pick_lists_made_at_once_never_take_the_same_order(warehouses, manager, warehouse_user, channel, address):
+def test_two_pick_lists_made_at_once_never_take_the_same_order(
+    warehouses, manager, warehouse_user, channel, address
+):
     if connection.vendor != "postgresql":
         pytest.skip("row locks need PostgreSQL")
     ham = warehouses[0]
@@ -486,5 +576,7 @@ def test_two_pick_lists_made_at_once_never_take_the_same_order(warehouses, manag
     taken = list(Shipment.objects.values_list("order_id", flat=True))
     assert len(taken) == len(set(taken)) == 12
     assert {o.pk for o in orders} == set(taken)
-    assert sorted(Shipment.objects.values_list("number", flat=True)) == [f"SH-{i:06d}" for i in range(1, 13)]
+    assert sorted(Shipment.objects.values_list("number", flat=True)) == [
+        f"SH-{i:06d}" for i in range(1, 13)
+    ]
     check_stock_ok()

@@ -30,9 +30,13 @@ def floor(channel, manager, warehouse_user, address, shelf):  # noqa: F811
     which one is picked (to pack)."""
     today = timezone.localdate()
     on_list = [place(channel, manager, address, [(shelf["mug"], 1)]) for _ in range(2)]
-    pl = pick_list_create(warehouse=shelf["ham"], filters={"priority": "placed"}, limit=2, actor=warehouse_user)
+    pl = pick_list_create(
+        warehouse=shelf["ham"], filters={"priority": "placed"}, limit=2, actor=warehouse_user
+    )
     t1 = Shipment.objects.get(pick_list=pl, tote="T1")
-    pick_lines_confirm(pick_list=pl, line_ids=list(t1.lines.values_list("pk", flat=True)), actor=warehouse_user)
+    pick_lines_confirm(
+        pick_list=pl, line_ids=list(t1.lines.values_list("pk", flat=True)), actor=warehouse_user
+    )
     by_hand = place(channel, manager, address, [(shelf["tee"], 1)])
     pending = shipments_create(order=by_hand, actor=manager)[0]
     late = place(channel, manager, address, [(shelf["cap"], 1)], method="Express")
@@ -40,8 +44,17 @@ def floor(channel, manager, warehouse_user, address, shelf):  # noqa: F811
     Order.objects.filter(pk=late.pk).update(promised_ship_date=today - datetime.timedelta(days=2))
     Order.objects.filter(pk=ready.pk).update(promised_ship_date=today + datetime.timedelta(days=3))
     Order.objects.filter(pk__in=[o.pk for o in on_list]).update(promised_ship_date=today)
-    Order.objects.filter(pk=by_hand.pk).update(promised_ship_date=today + datetime.timedelta(days=1))
-    return {"pl": pl, "t1": t1, "pending": pending, "late": late, "ready": ready, "on_list": on_list}
+    Order.objects.filter(pk=by_hand.pk).update(
+        promised_ship_date=today + datetime.timedelta(days=1)
+    )
+    return {
+        "pl": pl,
+        "t1": t1,
+        "pending": pending,
+        "late": late,
+        "ready": ready,
+        "on_list": on_list,
+    }
 
 
 def test_queue_counts_each_stage_of_the_first_warehouse(client, warehouse_user, floor):
@@ -49,10 +62,24 @@ def test_queue_counts_each_stage_of_the_first_warehouse(client, warehouse_user, 
     response = client.get(reverse("fulfillment:queue"))
     assert response.status_code == 200
     assert response.context["warehouse"].code == "HAM"
-    assert _counts(response) == {"to-pick": 3, "picking": 1, "to-pack": 1, "packed": 0, "today": 2,
-                                 "late": 1, "in-transit": 0}
+    assert _counts(response) == {
+        "to-pick": 3,
+        "picking": 1,
+        "to-pack": 1,
+        "packed": 0,
+        "today": 2,
+        "late": 1,
+        "in-transit": 0,
+    }
     sections = {s["key"]: s["count"] for s in response.context["sections"]}
-    assert sections == {"ready": 2, "to-pick": 1, "picking": 1, "to-pack": 1, "to-ship": 0, "in-transit": 0}
+    assert sections == {
+        "ready": 2,
+        "to-pick": 1,
+        "picking": 1,
+        "to-pack": 1,
+        "to-ship": 0,
+        "in-transit": 0,
+    }
     html = response.content.decode()
     assert floor["pl"].number in html
     assert floor["pending"].number in html
@@ -64,7 +91,7 @@ def test_late_work_is_flagged_in_amber(client, warehouse_user, floor):
 
     def row(order):
         start = html.index(f'<tr data-href="{order.get_absolute_url()}"')
-        return html[start:html.index("</tr>", start)]
+        return html[start : html.index("</tr>", start)]
 
     assert 'class="wh-late"' in row(floor["late"])
     assert 'badge badge-amber" data-status="late">Late' in row(floor["late"])
@@ -82,7 +109,9 @@ def test_ship_today_view_lists_what_is_promised_for_today(client, warehouse_user
     client.force_login(warehouse_user)
     response = client.get(reverse("fulfillment:queue"), {"view": "today"})
     numbers = {r.number for s in response.context["sections"] for r in s["rows"]}
-    assert numbers == set(Shipment.objects.filter(pick_list=floor["pl"]).values_list("number", flat=True))
+    assert numbers == set(
+        Shipment.objects.filter(pick_list=floor["pl"]).values_list("number", flat=True)
+    )
 
 
 def test_stage_tab_shows_only_that_stage(client, warehouse_user, floor):
@@ -117,7 +146,7 @@ def test_other_warehouse_is_chosen_by_code(client, warehouse_user, floor):
 def test_queue_links_the_warehouse_screens(client, warehouse_user, floor):
     client.force_login(warehouse_user)
     html = client.get(reverse("fulfillment:queue")).content.decode()
-    assert f'{reverse("fulfillment:pick_lists")}?warehouse=HAM' in html
+    assert f"{reverse('fulfillment:pick_lists')}?warehouse=HAM" in html
     assert reverse("fulfillment:attention") in html
 
 
@@ -142,8 +171,10 @@ def test_bulk_print_merges_pick_list_slips_and_labels_into_one_pdf(client, wareh
     list_pages = len(PdfReader(io.BytesIO(pick_list_pdf(floor["pl"]))).pages)
     client.force_login(warehouse_user)
 
-    response = client.post(reverse("fulfillment:bulk_print"),
-                           {"shipment": [s.number for s in shipments], "parts": "all"})
+    response = client.post(
+        reverse("fulfillment:bulk_print"),
+        {"shipment": [s.number for s in shipments], "parts": "all"},
+    )
 
     assert response.status_code == 200
     assert response["Content-Type"] == "application/pdf"
@@ -162,8 +193,10 @@ def test_bulk_print_of_only_labels(client, warehouse_user, floor):
     for s in shipments:
         s.label.save("label.pdf", ContentFile(_label_pdf(1)))
     client.force_login(warehouse_user)
-    response = client.post(reverse("fulfillment:bulk_print"),
-                           {"shipment": [s.number for s in shipments], "parts": "labels"})
+    response = client.post(
+        reverse("fulfillment:bulk_print"),
+        {"shipment": [s.number for s in shipments], "parts": "labels"},
+    )
     assert len(PdfReader(io.BytesIO(response.content)).pages) == 2
 
 
@@ -173,10 +206,14 @@ def test_bulk_print_without_a_selection_says_what_to_do(client, warehouse_user, 
     response = client.post(reverse("fulfillment:bulk_print"), {"parts": "all", "next": back})
     assert response.status_code == 302
     assert response["Location"] == back
-    assert any("Choose at least one shipment" in str(m) for m in get_messages(response.wsgi_request))
+    assert any(
+        "Choose at least one shipment" in str(m) for m in get_messages(response.wsgi_request)
+    )
 
 
 def test_finance_may_not_bulk_print(client, finance_user, floor):
     client.force_login(finance_user)
-    response = client.post(reverse("fulfillment:bulk_print"), {"shipment": [floor["t1"].number], "parts": "all"})
+    response = client.post(
+        reverse("fulfillment:bulk_print"), {"shipment": [floor["t1"].number], "parts": "all"}
+    )
     assert response.status_code == 403

@@ -99,7 +99,14 @@ def test_queue_shows_every_section_with_its_rows_and_counts(
 
     assert response.status_code == 200
     counts = {s["key"]: s["count"] for s in response.context["sections"]}
-    assert counts == {"ready": 1, "to-pick": 1, "picking": 0, "to-pack": 1, "to-ship": 1, "in-transit": 1}
+    assert counts == {
+        "ready": 1,
+        "to-pick": 1,
+        "picking": 0,
+        "to-pack": 1,
+        "to-ship": 1,
+        "in-transit": 1,
+    }
     html = response.content.decode()
     for title in ["Ready to pick", "To pick", "Picked, to pack", "Packed, to ship", "In transit"]:
         assert title in html

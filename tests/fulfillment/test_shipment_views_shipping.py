@@ -36,11 +36,18 @@ def sim(db):
 
 @pytest.fixture
 def packed(sim, channel, stocked_product, manager, address):
-    return packed_shipment(channel=channel, product=stocked_product, actor=manager, address=address,
-                           shipping_method="Express")
+    return packed_shipment(
+        channel=channel,
+        product=stocked_product,
+        actor=manager,
+        address=address,
+        shipping_method="Express",
+    )
 
 
-def test_packed_shipment_offers_the_rates_with_the_customers_choice_selected(client, warehouse_user, packed):
+def test_packed_shipment_offers_the_rates_with_the_customers_choice_selected(
+    client, warehouse_user, packed
+):
     client.force_login(warehouse_user)
     response = client.get(packed.get_absolute_url())
     html = response.content.decode()
@@ -94,8 +101,12 @@ def test_buying_a_chosen_service_from_the_form(client, warehouse_user, packed):
 def test_an_invalid_address_is_shown_and_buying_holds_the_order(
     client, warehouse_user, sim, channel, stocked_product, manager, address
 ):
-    shipment = packed_shipment(channel=channel, product=stocked_product, actor=manager,
-                               address={**address, "country": "NL", "postal_code": "1234"})
+    shipment = packed_shipment(
+        channel=channel,
+        product=stocked_product,
+        actor=manager,
+        address={**address, "country": "NL", "postal_code": "1234"},
+    )
     client.force_login(warehouse_user)
     html = client.get(shipment.get_absolute_url()).content.decode()
     assert "The delivery address fails validation" in html
@@ -110,10 +121,15 @@ def test_an_invalid_address_is_shown_and_buying_holds_the_order(
     assert Shipment.objects.get(pk=shipment.pk).tracking_number == ""
 
 
-def test_no_rate_says_why_and_keeps_the_manual_form_open(client, warehouse_user, sim, channel, stocked_product,
-                                                          manager, address):
-    shipment = packed_shipment(channel=channel, product=stocked_product, actor=manager,
-                               address={**address, "country": "FR", "postal_code": "75011", "city": "Paris"})
+def test_no_rate_says_why_and_keeps_the_manual_form_open(
+    client, warehouse_user, sim, channel, stocked_product, manager, address
+):
+    shipment = packed_shipment(
+        channel=channel,
+        product=stocked_product,
+        actor=manager,
+        address={**address, "country": "FR", "postal_code": "75011", "city": "Paris"},
+    )
     client.force_login(warehouse_user)
     html = client.get(shipment.get_absolute_url()).content.decode()
     assert "No carrier service delivers to FR 75011" in html
@@ -121,14 +137,18 @@ def test_no_rate_says_why_and_keeps_the_manual_form_open(client, warehouse_user,
 
 
 def test_a_late_shipment_is_flagged_amber(client, warehouse_user, packed):
-    Order.objects.filter(pk=packed.order_id).update(promised_ship_date=timezone.localdate() - datetime.timedelta(days=2))
+    Order.objects.filter(pk=packed.order_id).update(
+        promised_ship_date=timezone.localdate() - datetime.timedelta(days=2)
+    )
     client.force_login(warehouse_user)
     html = client.get(packed.get_absolute_url()).content.decode()
     assert 'class="badge badge-amber"' in html
     assert "Late · due" in html
 
 
-def test_picking_shows_an_estimate_without_a_buy_button(client, warehouse_user, sim, placed_order, manager):
+def test_picking_shows_an_estimate_without_a_buy_button(
+    client, warehouse_user, sim, placed_order, manager
+):
     from fulfillment.services import shipments_create
 
     shipment = shipments_create(order=placed_order, actor=manager)[0]
@@ -154,10 +174,13 @@ def test_customer_service_cannot_buy_a_label(client, service_agent, packed):
 
 
 def test_label_buy_needs_post_and_login(client, packed):
-    assert client.get(reverse("fulfillment:label_buy", args=[packed.number])).status_code in (302, 405)
-    assert client.post(reverse("fulfillment:label_buy", args=[packed.number]))["Location"].startswith(
-        reverse("login")
+    assert client.get(reverse("fulfillment:label_buy", args=[packed.number])).status_code in (
+        302,
+        405,
     )
+    assert client.post(reverse("fulfillment:label_buy", args=[packed.number]))[
+        "Location"
+    ].startswith(reverse("login"))
 
 
 # ---------------------------------------------------------------- manifests
@@ -174,12 +197,19 @@ def test_manifests_screen_closes_the_day_and_offers_downloads(client, warehouse_
     assert "Close today's manifest" in html
     assert "Orderline Post" in html
 
-    response = client.post(reverse("fulfillment:manifests"), {
-        "carrier": sim.pk, "warehouse": packed.warehouse_id, "day": timezone.localdate().isoformat(),
-    })
+    response = client.post(
+        reverse("fulfillment:manifests"),
+        {
+            "carrier": sim.pk,
+            "warehouse": packed.warehouse_id,
+            "day": timezone.localdate().isoformat(),
+        },
+    )
     manifest = Manifest.objects.get()
     assert response["Location"] == manifest.get_absolute_url()
-    assert any(f"Manifest {manifest.number} closed with 1 shipment" in m for m in _messages(response))
+    assert any(
+        f"Manifest {manifest.number} closed with 1 shipment" in m for m in _messages(response)
+    )
 
     detail = client.get(manifest.get_absolute_url()).content.decode()
     packed.refresh_from_db()
@@ -193,25 +223,36 @@ def test_manifests_screen_closes_the_day_and_offers_downloads(client, warehouse_
     rows = list(csv.reader(io.StringIO(csv_response.content.decode())))
     assert rows[1][4] == packed.tracking_number
 
-    again = client.post(reverse("fulfillment:manifests"), {"carrier": sim.pk, "warehouse": packed.warehouse_id})
+    again = client.post(
+        reverse("fulfillment:manifests"), {"carrier": sim.pk, "warehouse": packed.warehouse_id}
+    )
     assert any("is waiting for a manifest" in m for m in _messages(again))
     assert Manifest.objects.count() == 1
-    assert "Nothing waiting for a manifest" in client.get(reverse("fulfillment:manifests")).content.decode()
+    assert (
+        "Nothing waiting for a manifest"
+        in client.get(reverse("fulfillment:manifests")).content.decode()
+    )
 
 
 def test_manifests_screen_refuses_a_future_day(client, warehouse_user, sim, warehouses):
     client.force_login(warehouse_user)
-    response = client.post(reverse("fulfillment:manifests"), {
-        "carrier": sim.pk, "warehouse": warehouses[0].pk,
-        "day": (timezone.localdate() + datetime.timedelta(days=1)).isoformat(),
-    })
+    response = client.post(
+        reverse("fulfillment:manifests"),
+        {
+            "carrier": sim.pk,
+            "warehouse": warehouses[0].pk,
+            "day": (timezone.localdate() + datetime.timedelta(days=1)).isoformat(),
+        },
+    )
     assert any("for today or the 7 days before" in m for m in _messages(response))
     assert not Manifest.objects.exists()
 
 
 @pytest.mark.parametrize("field", ["carrier", "warehouse"])
 @pytest.mark.parametrize("bad", ["abc", "²", "١", "9" * 25, ""])
-def test_manifests_screen_refuses_an_odd_carrier_or_warehouse_id(client, warehouse_user, sim, warehouses, field, bad):
+def test_manifests_screen_refuses_an_odd_carrier_or_warehouse_id(
+    client, warehouse_user, sim, warehouses, field, bad
+):
     client.force_login(warehouse_user)
     data = {"carrier": str(sim.pk), "warehouse": str(warehouses[0].pk), field: bad}
 
@@ -244,21 +285,39 @@ def test_admin_carriers_with_services_and_a_hidden_webhook_secret(boss_client, s
     listing = boss_client.get(reverse("admin:fulfillment_carrier_changelist")).content.decode()
     assert "Orderline Post" in listing
     assert "s3cret-value" not in listing
-    page = boss_client.get(reverse("admin:fulfillment_carrier_change", args=[sim.pk])).content.decode()
+    page = boss_client.get(
+        reverse("admin:fulfillment_carrier_change", args=[sim.pk])
+    ).content.decode()
     assert 'type="password"' in page
     assert "s3cret-value" not in page
     assert "services-0-code" in page  # the services inline, editable by a manager
 
     data = {
-        "name": "Orderline Post", "code": "sim", "adapter": "simulated", "active": "on",
-        "tracking_url_template": "", "poll_interval_minutes": "15", "webhook_secret": "",
-        "services-TOTAL_FORMS": "2", "services-INITIAL_FORMS": "2", "services-MIN_NUM_FORMS": "0",
+        "name": "Orderline Post",
+        "code": "sim",
+        "adapter": "simulated",
+        "active": "on",
+        "tracking_url_template": "",
+        "poll_interval_minutes": "15",
+        "webhook_secret": "",
+        "services-TOTAL_FORMS": "2",
+        "services-INITIAL_FORMS": "2",
+        "services-MIN_NUM_FORMS": "0",
         "services-MAX_NUM_FORMS": "1000",
     }
-    for i, s in enumerate(CarrierService.objects.filter(carrier=sim).order_by("carrier__name", "name")):
-        data.update({f"services-{i}-id": s.pk, f"services-{i}-carrier": sim.pk, f"services-{i}-code": s.code,
-                     f"services-{i}-name": s.name, f"services-{i}-shipping_method": s.shipping_method,
-                     f"services-{i}-active": "on"})
+    for i, s in enumerate(
+        CarrierService.objects.filter(carrier=sim).order_by("carrier__name", "name")
+    ):
+        data.update(
+            {
+                f"services-{i}-id": s.pk,
+                f"services-{i}-carrier": sim.pk,
+                f"services-{i}-code": s.code,
+                f"services-{i}-name": s.name,
+                f"services-{i}-shipping_method": s.shipping_method,
+                f"services-{i}-active": "on",
+            }
+        )
     response = boss_client.post(reverse("admin:fulfillment_carrier_change", args=[sim.pk]), data)
     assert response.status_code == 302, response.content.decode()[:2000]
     sim.refresh_from_db()
@@ -267,15 +326,22 @@ def test_admin_carriers_with_services_and_a_hidden_webhook_secret(boss_client, s
 
 def test_admin_zones_rates_and_read_only_manifests(boss_client, sim):
     zone = ShippingZone.objects.get(carrier=sim, name="Hamburg")
-    page = boss_client.get(reverse("admin:fulfillment_shippingzone_change", args=[zone.pk])).content.decode()
+    page = boss_client.get(
+        reverse("admin:fulfillment_shippingzone_change", args=[zone.pk])
+    ).content.decode()
     assert "areas-0-postal_prefix" in page
     rates = boss_client.get(reverse("admin:fulfillment_shippingrate_changelist"))
     assert rates.status_code == 200
     html = rates.content.decode()
     assert "By service" in html
     assert "By zone" in html
-    assert boss_client.get(reverse("admin:fulfillment_shippingrate_changelist"),
-                           {"zone__id__exact": zone.pk}).context["cl"].result_count == \
-        ShippingRate.objects.filter(zone=zone).count()
+    assert (
+        boss_client.get(
+            reverse("admin:fulfillment_shippingrate_changelist"), {"zone__id__exact": zone.pk}
+        )
+        .context["cl"]
+        .result_count
+        == ShippingRate.objects.filter(zone=zone).count()
+    )
     assert boss_client.get(reverse("admin:fulfillment_manifest_changelist")).status_code == 200
     assert boss_client.get(reverse("admin:fulfillment_manifest_add")).status_code == 403

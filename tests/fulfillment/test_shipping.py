@@ -28,12 +28,15 @@ def sim(db):
 @pytest.fixture
 def packed(sim, channel, stocked_product, manager, address, warehouses):
     Warehouse = type(warehouses[0])
-    Warehouse.objects.filter(pk=warehouses[0].pk).update(line1="Lagerweg 1", city="Hamburg", postal_code="20539",
-                                                         country="DE")
+    Warehouse.objects.filter(pk=warehouses[0].pk).update(
+        line1="Lagerweg 1", city="Hamburg", postal_code="20539", country="DE"
+    )
     return packed_shipment(channel=channel, product=stocked_product, actor=manager, address=address)
 
 
-def test_buy_a_label_and_ship_with_the_simulated_carrier(packed, warehouse_user, sim, stocked_product, warehouses):
+def test_buy_a_label_and_ship_with_the_simulated_carrier(
+    packed, warehouse_user, sim, stocked_product, warehouses
+):
     Parcel.objects.create(shipment=packed, number=1, weight_grams=700)
     Parcel.objects.create(shipment=packed, number=2, weight_grams=1800)
 
@@ -57,7 +60,11 @@ def test_buy_a_label_and_ship_with_the_simulated_carrier(packed, warehouse_user,
     assert event.actor == warehouse_user
 
     shipped = shipment_hand_over(shipment=s, actor=warehouse_user)
-    assert (shipped.status, shipped.tracking_number, shipped.carrier) == ("shipped", s.tracking_number, sim)
+    assert (shipped.status, shipped.tracking_number, shipped.carrier) == (
+        "shipped",
+        s.tracking_number,
+        sim,
+    )
     level = StockLevel.objects.get(product=stocked_product, warehouse=warehouses[0])
     assert (level.on_hand, level.reserved) == (9, 0)
     email = Notification.objects.get(order=s.order, kind=NotificationKind.ORDER_SHIPPED)
@@ -68,7 +75,9 @@ def test_buy_a_label_and_ship_with_the_simulated_carrier(packed, warehouse_user,
 def test_fastest_and_a_named_service(packed, warehouse_user, sim):
     s = shipment_label_buy(shipment=packed, choice=RateChoice.FASTEST, actor=warehouse_user)
     assert s.service.code in ("standard", "express")
-    assert s.service.code == "standard"  # Hamburg harbour standard (1 day) beats express (1 day) on price
+    assert (
+        s.service.code == "standard"
+    )  # Hamburg harbour standard (1 day) beats express (1 day) on price
 
 
 def test_a_named_service_is_bought(packed, warehouse_user, sim):
@@ -86,15 +95,18 @@ def test_a_label_is_bought_once(packed, warehouse_user):
     assert OrderEvent.objects.filter(order=s.order, type=EventType.LABEL_CREATED).count() == 1
 
 
-def test_an_invalid_address_holds_the_order_and_buys_nothing(sim, channel, stocked_product, manager, warehouse_user,
-                                                              address):
+def test_an_invalid_address_holds_the_order_and_buys_nothing(
+    sim, channel, stocked_product, manager, warehouse_user, address
+):
     bad = {**address, "postal_code": "2045"}
     shipment = packed_shipment(channel=channel, product=stocked_product, actor=manager, address=bad)
 
     with pytest.raises(AddressInvalid) as exc:
         shipment_label_buy(shipment=shipment, actor=warehouse_user)
 
-    assert exc.value.errors["postal_code"] == ["Postal code 2045 is not a German postal code (like 10115)."]
+    assert exc.value.errors["postal_code"] == [
+        "Postal code 2045 is not a German postal code (like 10115)."
+    ]
     shipment.refresh_from_db()
     assert (shipment.tracking_number, shipment.carrier, bool(shipment.label)) == ("", None, False)
     order = shipment.order
@@ -106,24 +118,35 @@ def test_an_invalid_address_holds_the_order_and_buys_nothing(sim, channel, stock
     assert not OrderEvent.objects.filter(order=order, type=EventType.LABEL_CREATED).exists()
 
     with pytest.raises(DomainError, match="release it"):  # held: it never ships
-        shipment_hand_over(shipment=shipment, carrier=sim, tracking_number="X1", actor=warehouse_user)
+        shipment_hand_over(
+            shipment=shipment, carrier=sim, tracking_number="X1", actor=warehouse_user
+        )
     shipment.refresh_from_db()
     assert shipment.status == "packed"
 
 
-def test_the_manual_path_refuses_an_invalid_address_too(carrier, channel, stocked_product, manager, warehouse_user,
-                                                       address):
-    shipment = packed_shipment(channel=channel, product=stocked_product, actor=manager,
-                               address={**address, "country": "NL", "postal_code": "1234"})
+def test_the_manual_path_refuses_an_invalid_address_too(
+    carrier, channel, stocked_product, manager, warehouse_user, address
+):
+    shipment = packed_shipment(
+        channel=channel,
+        product=stocked_product,
+        actor=manager,
+        address={**address, "country": "NL", "postal_code": "1234"},
+    )
     with pytest.raises(AddressInvalid):
-        shipment_hand_over(shipment=shipment, carrier=carrier, tracking_number="JJD1", actor=warehouse_user)
+        shipment_hand_over(
+            shipment=shipment, carrier=carrier, tracking_number="JJD1", actor=warehouse_user
+        )
     shipment.refresh_from_db()
     assert shipment.status == "packed"
     assert shipment.order.hold_code == HoldCode.INVALID_ADDRESS
 
 
 def test_manual_carrier_path_with_a_typed_tracking_number(carrier, packed, warehouse_user):
-    s = shipment_hand_over(shipment=packed, carrier=carrier, tracking_number=" JJD0042 ", actor=warehouse_user)
+    s = shipment_hand_over(
+        shipment=packed, carrier=carrier, tracking_number=" JJD0042 ", actor=warehouse_user
+    )
     assert (s.status, s.carrier, s.tracking_number) == ("shipped", carrier, "JJD0042")
     assert not s.label
 
@@ -131,14 +154,24 @@ def test_manual_carrier_path_with_a_typed_tracking_number(carrier, packed, wareh
 def test_a_labelled_shipment_ships_with_its_own_tracking_number(packed, warehouse_user, carrier):
     s = shipment_label_buy(shipment=packed, actor=warehouse_user)
     with pytest.raises(DomainError, match="scan that label"):
-        shipment_hand_over(shipment=s, carrier=carrier, tracking_number="OTHER1", actor=warehouse_user)
-    shipped = shipment_hand_over(shipment=s, carrier=carrier, tracking_number=s.tracking_number, actor=warehouse_user)
+        shipment_hand_over(
+            shipment=s, carrier=carrier, tracking_number="OTHER1", actor=warehouse_user
+        )
+    shipped = shipment_hand_over(
+        shipment=s, carrier=carrier, tracking_number=s.tracking_number, actor=warehouse_user
+    )
     assert shipped.carrier.code == "sim"
 
 
-def test_no_service_for_the_destination_buys_nothing(sim, channel, stocked_product, manager, warehouse_user, address):
-    shipment = packed_shipment(channel=channel, product=stocked_product, actor=manager,
-                               address={**address, "country": "FR", "postal_code": "75011", "city": "Paris"})
+def test_no_service_for_the_destination_buys_nothing(
+    sim, channel, stocked_product, manager, warehouse_user, address
+):
+    shipment = packed_shipment(
+        channel=channel,
+        product=stocked_product,
+        actor=manager,
+        address={**address, "country": "FR", "postal_code": "75011", "city": "Paris"},
+    )
     with pytest.raises(NoRateAvailable, match="No carrier service delivers to FR 75011"):
         shipment_label_buy(shipment=shipment, actor=warehouse_user)
     shipment.refresh_from_db()

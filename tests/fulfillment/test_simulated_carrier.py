@@ -19,7 +19,9 @@ from fulfillment.carriers.simulated import (
 from fulfillment.choices import STATUS_RANK
 from fulfillment.models import Carrier
 
-SHIPPED = datetime.datetime(2026, 11, 23, 11, 30, tzinfo=timezone.get_current_timezone())  # a Monday morning
+SHIPPED = datetime.datetime(
+    2026, 11, 23, 11, 30, tzinfo=timezone.get_current_timezone()
+)  # a Monday morning
 NUMBERS = [tracking_number_new(d) for d in (1, 2, 3, 5) for _ in range(100)]
 
 
@@ -38,7 +40,9 @@ def test_tracking_numbers_are_sim_plus_12_digits_with_a_check_digit():
 def test_events_are_the_same_every_time():
     client = SimulatedCarrier()
     for number in NUMBERS[:50]:
-        assert client.timeline(number, shipped_at=SHIPPED) == client.timeline(number, shipped_at=SHIPPED)
+        assert client.timeline(number, shipped_at=SHIPPED) == client.timeline(
+            number, shipped_at=SHIPPED
+        )
 
 
 @pytest.mark.parametrize("shipped_at", [SHIPPED, SHIPPED.replace(hour=19), SHIPPED.replace(day=28)])
@@ -57,8 +61,12 @@ def test_events_never_go_backwards(shipped_at):
 
 def test_a_normal_parcel_is_picked_up_sorted_and_delivered_on_the_expected_day():
     client = SimulatedCarrier()
-    number = next(n for n in NUMBERS if n.startswith("SIM2")
-                  and not any(e.status == "exception" for e in client.timeline(n, shipped_at=SHIPPED)))
+    number = next(
+        n
+        for n in NUMBERS
+        if n.startswith("SIM2")
+        and not any(e.status == "exception" for e in client.timeline(n, shipped_at=SHIPPED))
+    )
     events = client.timeline(number, shipped_at=SHIPPED)
     words = [e.carrier_status for e in events]
     assert words[:3] == ["pre_transit", "in_transit", "in_transit"]
@@ -88,7 +96,9 @@ def test_track_returns_only_what_has_happened_by_now():
     client = SimulatedCarrier()
     number = NUMBERS[0]
     just_shipped = timezone.now() - datetime.timedelta(minutes=5)
-    assert [e.carrier_status for e in client.track(number, shipped_at=just_shipped)] == ["pre_transit"]
+    assert [e.carrier_status for e in client.track(number, shipped_at=just_shipped)] == [
+        "pre_transit"
+    ]
     long_ago = timezone.now() - datetime.timedelta(days=30)
     assert client.track(number, shipped_at=long_ago) == client.timeline(number, shipped_at=long_ago)
 
@@ -101,17 +111,34 @@ def test_weekend_shipments_are_picked_up_on_monday():
 
 def test_buy_label_returns_a_number_and_a_pdf():
     request = LabelRequest(
-        shipment_number="SH-1", order_number="NW-1", service_code="express",
-        ship_from={"name": "Shop", "line1": "A 1", "city": "Hamburg", "postal_code": "20457", "country": "DE"},
-        ship_to={"name": "B", "line1": "B 2", "line2": "", "city": "Berlin", "region": "", "postal_code": "10115",
-                 "country": "DE"},
+        shipment_number="SH-1",
+        order_number="NW-1",
+        service_code="express",
+        ship_from={
+            "name": "Shop",
+            "line1": "A 1",
+            "city": "Hamburg",
+            "postal_code": "20457",
+            "country": "DE",
+        },
+        ship_to={
+            "name": "B",
+            "line1": "B 2",
+            "line2": "",
+            "city": "Berlin",
+            "region": "",
+            "postal_code": "10115",
+            "country": "DE",
+        },
         parcels=[ParcelSpec(weight_grams=900)],
     )
     label = SimulatedCarrier().buy_label(request)
     assert label.tracking_number.startswith("SIM1")  # express at home: next working day
     assert label.pdf.startswith(b"%PDF")
     with pytest.raises(CarrierError, match=r"up to 31\.5 kg"):
-        SimulatedCarrier().buy_label(LabelRequest(**{**request.__dict__, "parcels": [ParcelSpec(weight_grams=40_000)]}))
+        SimulatedCarrier().buy_label(
+            LabelRequest(**{**request.__dict__, "parcels": [ParcelSpec(weight_grams=40_000)]})
+        )
     assert SimulatedCarrier.pushes_events is False
     with pytest.raises(CarrierError, match="not a tracking number of the simulated carrier"):
         SimulatedCarrier().track("JJD0001", shipped_at=SHIPPED)
@@ -136,6 +163,6 @@ def test_a_long_trip_is_scanned_every_working_day_so_it_never_looks_forgotten():
         events = client.timeline(number, shipped_at=friday)
         # Up to a problem, if any: a parcel in exception is on the attention list anyway.
         problem = next((i for i, e in enumerate(events) if e.status == "exception"), len(events))
-        moving = events[:problem + 1]
+        moving = events[: problem + 1]
         gaps = [b.occurred_at - a.occurred_at for a, b in itertools.pairwise(moving)]
         assert max(gaps) < datetime.timedelta(days=3), number  # a weekend is the longest silence

@@ -29,27 +29,46 @@ def split(channel, manager, warehouse_user, address, warehouses):
     tee = ProductFactory(sku="TEE-01", name="Tee")
     stock_receive(product=tee, warehouse=ham, quantity=20, actor=manager, reference="PO")
     stock_receive(product=tee, warehouse=ber, quantity=5, actor=manager, reference="PO")
-    order = order_place(channel=channel, email="x@example.com", name="X", address=address,
-                        lines=[LineInput(product=tee, quantity=22)], actor=manager, shipping_total=Decimal("1"))
+    order = order_place(
+        channel=channel,
+        email="x@example.com",
+        name="X",
+        address=address,
+        lines=[LineInput(product=tee, quantity=22)],
+        actor=manager,
+        shipping_total=Decimal("1"),
+    )
     pick_list = pick_list_create(warehouse=ber, filters={}, limit=10, actor=warehouse_user)
     return order, pick_list
 
 
 def _held(order) -> dict[str, tuple[int, int]]:
-    return {r.warehouse.code: (r.quantity, r.allocated)
-            for r in Reservation.objects.filter(demand_ref=f"order:{order.number}:1").select_related("warehouse")}
+    return {
+        r.warehouse.code: (r.quantity, r.allocated)
+        for r in Reservation.objects.filter(demand_ref=f"order:{order.number}:1").select_related(
+            "warehouse"
+        )
+    }
 
 
-def test_an_edit_frees_the_units_no_shipment_holds_and_both_warehouses_still_ship(split, manager, warehouse_user):
+def test_an_edit_frees_the_units_no_shipment_holds_and_both_warehouses_still_ship(
+    split, manager, warehouse_user
+):
     order, pick_list = split
     assert _held(order) == {"HAM": (20, 0), "BER": (2, 2)}
     line = order.lines.get()
-    order_edit(order=order, actor=manager, lines=[LineChange(line_id=line.pk, product=None, quantity=20)])
+    order_edit(
+        order=order, actor=manager, lines=[LineChange(line_id=line.pk, product=None, quantity=20)]
+    )
     assert _held(order) == {"HAM": (18, 0), "BER": (2, 2)}
 
     carrier = CarrierFactory()
     ber_shipment = pick_list.shipments.get()
-    pick_lines_confirm(pick_list=pick_list, line_ids=[sl.pk for sl in ber_shipment.lines.all()], actor=warehouse_user)
+    pick_lines_confirm(
+        pick_list=pick_list,
+        line_ids=[sl.pk for sl in ber_shipment.lines.all()],
+        actor=warehouse_user,
+    )
     shipment_confirm_packed(shipment=ber_shipment, actor=manager)
     shipment_ship(shipment=ber_shipment, carrier=carrier, tracking_number="T1", actor=manager)
     (ham_shipment,) = shipments_create(order=order, actor=manager)
@@ -66,7 +85,9 @@ def test_a_line_cancel_takes_units_from_the_warehouse_without_a_shipment(split, 
 
 def test_cancelling_the_last_open_shipment_completes_its_pick_list(split, manager):
     _, pick_list = split
-    shipment_cancel(shipment=pick_list.shipments.get(), actor=manager, reason="Customer collects in store")
+    shipment_cancel(
+        shipment=pick_list.shipments.get(), actor=manager, reason="Customer collects in store"
+    )
     assert PickList.objects.get(pk=pick_list.pk).status == "completed"
 
 

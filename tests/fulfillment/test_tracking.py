@@ -36,8 +36,13 @@ def at(hours: float) -> datetime.datetime:
 
 def ev(status, hours, message="", *, carrier_status=None, event_id="", location="Hamburg, DE"):
     return CarrierEvent(
-        tracking_number="JJD0001", status=status, carrier_status=carrier_status or status or "info",
-        occurred_at=at(hours), event_id=event_id, location=location, message=message,
+        tracking_number="JJD0001",
+        status=status,
+        carrier_status=carrier_status or status or "info",
+        occurred_at=at(hours),
+        event_id=event_id,
+        location=location,
+        message=message,
     )
 
 
@@ -83,14 +88,18 @@ def test_the_same_event_twice_is_stored_once(shipment):
 
 def test_the_carrier_event_id_identifies_an_event_even_when_its_text_changes(shipment):
     record(shipment, ev("in_transit", 1, "Departed facility", event_id="evt-1"))
-    again = record(shipment, ev("in_transit", 1, "Departed the facility (corrected)", event_id="evt-1"))
+    again = record(
+        shipment, ev("in_transit", 1, "Departed the facility (corrected)", event_id="evt-1")
+    )
 
     assert again.created is False
     assert TrackingEvent.objects.filter(shipment=shipment).count() == 1
 
 
 def test_informational_events_are_kept_without_moving_the_shipment(shipment):
-    result = record(shipment, ev("", 1, "Shipment information received", carrier_status="pre_transit"))
+    result = record(
+        shipment, ev("", 1, "Shipment information received", carrier_status="pre_transit")
+    )
 
     assert result.created is True
     assert result.applied is False
@@ -123,7 +132,12 @@ def test_the_same_event_from_two_workers_at_once_is_stored_once(placed_order, ma
     assert sorted(r.created for r in results) == [False, False, False, True]
     assert TrackingEvent.objects.filter(shipment=s).count() == 1
     assert status_of(s) == "out_for_delivery"
-    assert Notification.objects.filter(order=s.order, kind=NotificationKind.ORDER_OUT_FOR_DELIVERY).count() == 1
+    assert (
+        Notification.objects.filter(
+            order=s.order, kind=NotificationKind.ORDER_OUT_FOR_DELIVERY
+        ).count()
+        == 1
+    )
 
 
 # ---------------------------------------------------------------- never backwards
@@ -178,14 +192,19 @@ def test_returned_to_sender_after_delivered_is_allowed_and_needs_attention(shipm
     on_hand = StockLevel.objects.get(warehouse=warehouses[0]).on_hand
     record(shipment, ev("delivered", 10))
 
-    result = record(shipment, ev("returned_to_sender", 30, "Refused by recipient", carrier_status="return_to_sender"))
+    result = record(
+        shipment,
+        ev("returned_to_sender", 30, "Refused by recipient", carrier_status="return_to_sender"),
+    )
 
     assert result.applied is True
     assert status_of(shipment) == "returned_to_sender"
     event = OrderEvent.objects.filter(order=shipment.order, type=EventType.DELIVERY_EXCEPTION).get()
     assert "returned to us" in event.message
     assert event.visible_to_customer
-    assert StockLevel.objects.get(warehouse=warehouses[0]).on_hand == on_hand  # restocked by a return, later
+    assert (
+        StockLevel.objects.get(warehouse=warehouses[0]).on_hand == on_hand
+    )  # restocked by a return, later
 
 
 def test_an_exception_recovers_only_with_newer_news(shipment):
@@ -213,10 +232,15 @@ def test_delivered_event_delivers_the_lines_and_emails_once(shipment):
     assert order.fulfillment_status == "delivered"
     assert all(ln.quantity_delivered == ln.quantity for ln in order.lines.all())
     assert kinds(order).count(NotificationKind.ORDER_DELIVERED) == 1
-    assert OrderEvent.objects.filter(order=order, type=EventType.DELIVERED, source="system").count() == 1
+    assert (
+        OrderEvent.objects.filter(order=order, type=EventType.DELIVERED, source="system").count()
+        == 1
+    )
 
 
-def test_staff_can_still_mark_delivered_by_hand_and_late_carrier_news_changes_nothing(shipment, manager):
+def test_staff_can_still_mark_delivered_by_hand_and_late_carrier_news_changes_nothing(
+    shipment, manager
+):
     shipment_mark_delivered(shipment=shipment, actor=manager, note="Customer phoned: it arrived")
     result = record(shipment, ev("delivered", 30))
 
@@ -233,8 +257,11 @@ def test_customer_timeline_uses_plain_words(shipment):
     record(shipment, ev("exception", 22, "Address incomplete", carrier_status="failure"))
 
     words = list(
-        OrderEvent.objects.filter(order=shipment.order, type__in=[EventType.TRACKING, EventType.DELIVERY_EXCEPTION])
-        .order_by("id").values_list("customer_message", flat=True)
+        OrderEvent.objects.filter(
+            order=shipment.order, type__in=[EventType.TRACKING, EventType.DELIVERY_EXCEPTION]
+        )
+        .order_by("id")
+        .values_list("customer_message", flat=True)
     )
     assert words == ["On its way", "Out for delivery today", "Delivery problem: Address incomplete"]
     assert not any("in_transit" in w or "failure" in w for w in words)
@@ -261,7 +288,9 @@ def test_emails_go_after_commit(shipment, django_capture_on_commit_callbacks):
 
 
 def test_a_parcel_past_its_expected_date_gets_one_delay_email(shipment):
-    Shipment.objects.filter(pk=shipment.pk).update(expected_delivery_date=datetime.date(2026, 11, 25))
+    Shipment.objects.filter(pk=shipment.pk).update(
+        expected_delivery_date=datetime.date(2026, 11, 25)
+    )
 
     assert shipments_late_notify(today=datetime.date(2026, 11, 25)) == 0  # due today: not late yet
     assert shipments_late_notify(today=datetime.date(2026, 11, 27)) == 1
@@ -274,7 +303,9 @@ def test_a_parcel_past_its_expected_date_gets_one_delay_email(shipment):
 
 
 def test_delivered_parcels_are_never_late(shipment):
-    Shipment.objects.filter(pk=shipment.pk).update(expected_delivery_date=datetime.date(2026, 11, 25))
+    Shipment.objects.filter(pk=shipment.pk).update(
+        expected_delivery_date=datetime.date(2026, 11, 25)
+    )
     record(shipment, ev("delivered", 10))
 
     assert shipments_late_notify(today=datetime.date(2026, 11, 30)) == 0
@@ -324,8 +355,15 @@ def test_shipped_email_shows_the_expected_delivery_date_when_known(placed_order,
 
 def test_several_orders_do_not_share_events(channel, stocked_product, manager, address, carrier):
     orders = [
-        order_place(channel=channel, email=f"c{next(CUSTOMERS)}@example.com", name="Ada", address=address,
-                    lines=[LineInput(stocked_product, 1)], actor=manager, shipping_total=Decimal("0"))
+        order_place(
+            channel=channel,
+            email=f"c{next(CUSTOMERS)}@example.com",
+            name="Ada",
+            address=address,
+            lines=[LineInput(stocked_product, 1)],
+            actor=manager,
+            shipping_total=Decimal("0"),
+        )
         for _ in range(2)
     ]
     a, b = (shipped(o, manager, carrier, tracking=f"T{i}") for i, o in enumerate(orders))

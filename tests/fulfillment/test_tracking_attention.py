@@ -29,8 +29,15 @@ DAY = datetime.timedelta(days=1)
 @pytest.fixture
 def make(channel, stocked_product, manager, address, carrier):
     def make_one(**fields) -> Shipment:
-        order = order_place(channel=channel, email=f"a{next(CUSTOMERS)}@example.com", name="Ada", address=address,
-                            lines=[LineInput(stocked_product, 1)], actor=manager, shipping_total=Decimal("0"))
+        order = order_place(
+            channel=channel,
+            email=f"a{next(CUSTOMERS)}@example.com",
+            name="Ada",
+            address=address,
+            lines=[LineInput(stocked_product, 1)],
+            actor=manager,
+            shipping_total=Decimal("0"),
+        )
         s = shipments_create(order=order, actor=manager)[0]
         shipment_confirm_picked(shipment=s, actor=manager)
         shipment_confirm_packed(shipment=s, actor=manager)
@@ -50,7 +57,11 @@ def test_the_list_holds_problem_late_silent_and_returned_parcels(make, manager):
     problem = make(status="exception", last_event_at=NOW - DAY)
     late = make(expected_delivery_date=timezone.localdate() - DAY, last_event_at=NOW)
     returned = make(status="returned_to_sender", last_event_at=NOW)
-    delivered = make(delivered=True, shipped_at=NOW - 9 * DAY, expected_delivery_date=timezone.localdate() - 5 * DAY)
+    delivered = make(
+        delivered=True,
+        shipped_at=NOW - 9 * DAY,
+        expected_delivery_date=timezone.localdate() - 5 * DAY,
+    )
 
     listed = set(shipments_needing_attention(user=manager))
 
@@ -87,7 +98,9 @@ def test_the_dashboard_shows_the_counts(client, make, manager):
     client.force_login(manager)
 
     home = client.get(reverse("dashboard:home")).content.decode()
-    tile = client.get(reverse("fulfillment:attention") + "?fragment=counts", HTTP_HX_REQUEST="true").content.decode()
+    tile = client.get(
+        reverse("fulfillment:attention") + "?fragment=counts", HTTP_HX_REQUEST="true"
+    ).content.decode()
 
     assert "Parcels to check" in home
     assert "?fragment=counts" in home

@@ -43,9 +43,17 @@ class FakeCarrier:
         self.asked.append(tracking_number)
         if tracking_number in self.fail_for:
             raise CarrierError("carrier timed out")
-        return [CarrierEvent(tracking_number=tracking_number, status="in_transit", carrier_status="TRANSIT",
-                             occurred_at=shipped_at + datetime.timedelta(hours=3), event_id=f"{tracking_number}-1",
-                             location="Hannover, DE", message="Sorted at hub")]
+        return [
+            CarrierEvent(
+                tracking_number=tracking_number,
+                status="in_transit",
+                carrier_status="TRANSIT",
+                occurred_at=shipped_at + datetime.timedelta(hours=3),
+                event_id=f"{tracking_number}-1",
+                location="Hannover, DE",
+                message="Sorted at hub",
+            )
+        ]
 
 
 class Pusher:
@@ -70,14 +78,23 @@ def fake(monkeypatch):
 
 @pytest.fixture
 def polled(db):
-    return CarrierFactory(code="sim", name="Simulated Parcel", adapter="simulated", poll_interval_minutes=60)
+    return CarrierFactory(
+        code="sim", name="Simulated Parcel", adapter="simulated", poll_interval_minutes=60
+    )
 
 
 def make_shipments(n, *, channel, product, actor, address, carrier, prefix="SIM"):
     result = []
     for i in range(n):
-        order = order_place(channel=channel, email=f"s{next(CUSTOMERS)}@example.com", name="Ada", address=address,
-                            lines=[LineInput(product, 1)], actor=actor, shipping_total=Decimal("0"))
+        order = order_place(
+            channel=channel,
+            email=f"s{next(CUSTOMERS)}@example.com",
+            name="Ada",
+            address=address,
+            lines=[LineInput(product, 1)],
+            actor=actor,
+            shipping_total=Decimal("0"),
+        )
         s = shipments_create(order=order, actor=actor)[0]
         shipment_confirm_picked(shipment=s, actor=actor)
         shipment_confirm_packed(shipment=s, actor=actor)
@@ -88,7 +105,9 @@ def make_shipments(n, *, channel, product, actor, address, carrier, prefix="SIM"
 
 @pytest.fixture
 def three(channel, stocked_product, manager, address, polled):
-    return make_shipments(3, channel=channel, product=stocked_product, actor=manager, address=address, carrier=polled)
+    return make_shipments(
+        3, channel=channel, product=stocked_product, actor=manager, address=address, carrier=polled
+    )
 
 
 def test_polls_due_shipments_in_batches_oldest_sync_first(fake, three):
@@ -140,16 +159,33 @@ def test_one_failing_shipment_does_not_stop_the_batch(fake, three):
     assert b.last_synced_at == NOW  # tried again after the interval, not in a tight loop
 
 
-def test_only_open_shipments_of_polled_carriers_are_asked(fake, channel, stocked_product, manager, address, polled):
+def test_only_open_shipments_of_polled_carriers_are_asked(
+    fake, channel, stocked_product, manager, address, polled
+):
     pushed = CarrierFactory(code="ep", name="EasyPost", adapter="easypost")
     manual = CarrierFactory(code="van", name="Own van", adapter="manual")
-    open_, delivered = make_shipments(2, channel=channel, product=stocked_product, actor=manager,
-                                      address=address, carrier=polled)
+    open_, delivered = make_shipments(
+        2, channel=channel, product=stocked_product, actor=manager, address=address, carrier=polled
+    )
     shipment_mark_delivered(shipment=delivered, actor=manager)
-    make_shipments(1, channel=channel, product=stocked_product, actor=manager, address=address, carrier=pushed,
-                   prefix="EP")
-    make_shipments(1, channel=channel, product=stocked_product, actor=manager, address=address, carrier=manual,
-                   prefix="VAN")
+    make_shipments(
+        1,
+        channel=channel,
+        product=stocked_product,
+        actor=manager,
+        address=address,
+        carrier=pushed,
+        prefix="EP",
+    )
+    make_shipments(
+        1,
+        channel=channel,
+        product=stocked_product,
+        actor=manager,
+        address=address,
+        carrier=manual,
+        prefix="VAN",
+    )
 
     report = tracking_sync_due(now=NOW)
 
@@ -187,19 +223,27 @@ def test_beat_runs_the_tracking_tasks():
     from config.celery import app
 
     tasks = {entry["task"] for entry in app.conf.beat_schedule.values()}
-    assert {"fulfillment.tasks.tracking_sync_due", "fulfillment.tasks.shipments_late_notify",
-            "fulfillment.tasks.feedback_requests_due"} <= tasks
+    assert {
+        "fulfillment.tasks.tracking_sync_due",
+        "fulfillment.tasks.shipments_late_notify",
+        "fulfillment.tasks.feedback_requests_due",
+    } <= tasks
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_workers_at_once_never_poll_the_same_shipment(monkeypatch, channel, stocked_product, manager, address):
+def test_two_workers_at_once_never_poll_the_same_shipment(
+    monkeypatch, channel, stocked_product, manager, address
+):
     import threading
 
     from django.db import connection
 
-    carrier = CarrierFactory(code="sim2", name="Simulated", adapter="simulated", poll_interval_minutes=60)
-    shipments = make_shipments(6, channel=channel, product=stocked_product, actor=manager, address=address,
-                               carrier=carrier)
+    carrier = CarrierFactory(
+        code="sim2", name="Simulated", adapter="simulated", poll_interval_minutes=60
+    )
+    shipments = make_shipments(
+        6, channel=channel, product=stocked_product, actor=manager, address=address, carrier=carrier
+    )
     client = FakeCarrier()
     lock = threading.Lock()
     original = client.track

@@ -25,24 +25,60 @@ URL = "/webhooks/carriers/easypost/"
 SECRET = "whsec-northwind-42"
 
 
-def tracker_event(tracking_code="9400110200881234567890", *, details=None, event_id="evt_3f9a", status=None):
-    details = details if details is not None else [
-        {
-            "object": "TrackingDetail", "message": "Pre-Shipment information received", "status": "pre_transit",
-            "status_detail": "status_update", "datetime": "2026-11-24T08:02:00Z", "source": "USPS",
-            "tracking_location": {"object": "TrackingLocation", "city": None, "state": None, "country": None, "zip": None},
-        },
-        {
-            "object": "TrackingDetail", "message": "Arrived at USPS Regional Facility", "status": "in_transit",
-            "status_detail": "arrived_at_facility", "datetime": "2026-11-25T03:14:00Z", "source": "USPS",
-            "tracking_location": {"object": "TrackingLocation", "city": "COLUMBUS", "state": "OH", "country": "US", "zip": "43218"},
-        },
-        {
-            "object": "TrackingDetail", "message": "Out for Delivery", "status": "out_for_delivery",
-            "status_detail": "out_for_delivery", "datetime": "2026-11-26T07:40:00-05:00", "source": "USPS",
-            "tracking_location": {"object": "TrackingLocation", "city": "DAYTON", "state": "OH", "country": "US", "zip": "45402"},
-        },
-    ]
+def tracker_event(
+    tracking_code="9400110200881234567890", *, details=None, event_id="evt_3f9a", status=None
+):
+    details = (
+        details
+        if details is not None
+        else [
+            {
+                "object": "TrackingDetail",
+                "message": "Pre-Shipment information received",
+                "status": "pre_transit",
+                "status_detail": "status_update",
+                "datetime": "2026-11-24T08:02:00Z",
+                "source": "USPS",
+                "tracking_location": {
+                    "object": "TrackingLocation",
+                    "city": None,
+                    "state": None,
+                    "country": None,
+                    "zip": None,
+                },
+            },
+            {
+                "object": "TrackingDetail",
+                "message": "Arrived at USPS Regional Facility",
+                "status": "in_transit",
+                "status_detail": "arrived_at_facility",
+                "datetime": "2026-11-25T03:14:00Z",
+                "source": "USPS",
+                "tracking_location": {
+                    "object": "TrackingLocation",
+                    "city": "COLUMBUS",
+                    "state": "OH",
+                    "country": "US",
+                    "zip": "43218",
+                },
+            },
+            {
+                "object": "TrackingDetail",
+                "message": "Out for Delivery",
+                "status": "out_for_delivery",
+                "status_detail": "out_for_delivery",
+                "datetime": "2026-11-26T07:40:00-05:00",
+                "source": "USPS",
+                "tracking_location": {
+                    "object": "TrackingLocation",
+                    "city": "DAYTON",
+                    "state": "OH",
+                    "country": "US",
+                    "zip": "45402",
+                },
+            },
+        ]
+    )
     return {
         "id": event_id,
         "object": "Event",
@@ -96,8 +132,13 @@ def as_bytes(payload) -> bytes:
 
 @pytest.fixture
 def easypost(db):
-    return CarrierFactory(code="usps-ep", name="USPS", adapter="easypost", webhook_secret=SECRET,
-                          tracking_url_template="https://tools.usps.com/go/TrackConfirmAction?tLabels={tracking}")
+    return CarrierFactory(
+        code="usps-ep",
+        name="USPS",
+        adapter="easypost",
+        webhook_secret=SECRET,
+        tracking_url_template="https://tools.usps.com/go/TrackConfirmAction?tLabels={tracking}",
+    )
 
 
 @pytest.fixture
@@ -105,7 +146,9 @@ def shipment(placed_order, manager, easypost):
     s = shipments_create(order=placed_order, actor=manager)[0]
     shipment_confirm_picked(shipment=s, actor=manager)
     shipment_confirm_packed(shipment=s, actor=manager)
-    shipment_ship(shipment=s, carrier=easypost, tracking_number="9400110200881234567890", actor=manager)
+    shipment_ship(
+        shipment=s, carrier=easypost, tracking_number="9400110200881234567890", actor=manager
+    )
     return Shipment.objects.get(pk=s.pk)
 
 
@@ -125,7 +168,12 @@ def test_valid_event_is_recorded_and_moves_the_shipment(shipment):
     assert events[2].raw["status_detail"] == "out_for_delivery"
     assert shipment.last_event_at == events[2].occurred_at
     assert shipment.expected_delivery_date.isoformat() == "2026-11-26"  # filled from the tracker
-    assert Notification.objects.filter(order=shipment.order, kind=NotificationKind.ORDER_OUT_FOR_DELIVERY).count() == 1
+    assert (
+        Notification.objects.filter(
+            order=shipment.order, kind=NotificationKind.ORDER_OUT_FOR_DELIVERY
+        ).count()
+        == 1
+    )
 
 
 def test_the_same_event_twice_is_stored_once(shipment):
@@ -136,14 +184,23 @@ def test_the_same_event_twice_is_stored_once(shipment):
     assert again.status_code == 200
     assert again.json()["new_events"] == 0
     assert TrackingEvent.objects.filter(shipment=shipment).count() == 3
-    assert Notification.objects.filter(order=shipment.order, kind=NotificationKind.ORDER_OUT_FOR_DELIVERY).count() == 1
+    assert (
+        Notification.objects.filter(
+            order=shipment.order, kind=NotificationKind.ORDER_OUT_FOR_DELIVERY
+        ).count()
+        == 1
+    )
 
 
 def test_a_later_event_carries_the_history_and_only_the_new_detail_is_added(shipment):
     post(as_bytes(tracker_event()))
     history = tracker_event()["result"]["tracking_details"]
-    delivered = {**history[-1], "status": "delivered", "message": "Delivered, In/At Mailbox",
-                 "datetime": "2026-11-26T15:02:00Z"}
+    delivered = {
+        **history[-1],
+        "status": "delivered",
+        "message": "Delivered, In/At Mailbox",
+        "datetime": "2026-11-26T15:02:00Z",
+    }
     response = post(as_bytes(tracker_event(details=[*history, delivered], event_id="evt_4b1c")))
 
     assert response.json()["new_events"] == 1
@@ -154,11 +211,17 @@ def test_a_later_event_carries_the_history_and_only_the_new_detail_is_added(ship
 @pytest.mark.parametrize(
     ("case", "make"),
     [
-        ("tampered body", lambda body: (body.replace(b"out_for_delivery", b"delivered"), sign(body))),
+        (
+            "tampered body",
+            lambda body: (body.replace(b"out_for_delivery", b"delivered"), sign(body)),
+        ),
         ("wrong secret", lambda body: (body, sign(body, "someone-elses-secret"))),
         ("missing header", lambda body: (body, None)),
         ("empty header", lambda body: (body, "")),
-        ("bare hex without the prefix", lambda body: (body, sign(body).removeprefix("hmac-sha256-hex="))),
+        (
+            "bare hex without the prefix",
+            lambda body: (body, sign(body).removeprefix("hmac-sha256-hex=")),
+        ),
     ],
 )
 def test_a_bad_signature_gets_401_and_changes_nothing(shipment, case, make):
@@ -177,7 +240,9 @@ def test_a_bad_signature_gets_401_and_changes_nothing(shipment, case, make):
 
 def test_the_secret_is_normalised_to_nfkd(placed_order, manager):
     # "ﬁ" (U+FB01) and "²" decompose under NFKD to "fi" and "2", as EasyPost's libraries do.
-    carrier = CarrierFactory(code="ep2", name="EasyPost", adapter="easypost", webhook_secret="ﬁeld-secret²")
+    carrier = CarrierFactory(
+        code="ep2", name="EasyPost", adapter="easypost", webhook_secret="ﬁeld-secret²"
+    )
     body = as_bytes(tracker_event(tracking_code="UNKNOWN-1"))
 
     assert post(body, signature=sign(body, "field-secret2")).status_code == 200
@@ -199,7 +264,9 @@ def test_no_secret_configured_refuses_every_event(placed_order):
     assert post(body, signature=sign(body, "")).status_code == 401
 
 
-def test_unknown_tracking_code_gets_200_and_is_kept_once_for_matching(easypost, placed_order, manager):
+def test_unknown_tracking_code_gets_200_and_is_kept_once_for_matching(
+    easypost, placed_order, manager
+):
     body = as_bytes(tracker_event(tracking_code="EZ4000000004"))
 
     first = post(body)
@@ -242,8 +309,14 @@ def test_malformed_json_gets_400_problem(shipment):
         [1, 2, 3],
         {"object": "Tracker"},
         {"object": "Event", "description": "tracker.updated", "result": {"object": "Tracker"}},
-        {"object": "Event", "description": "tracker.updated",
-         "result": {"tracking_code": "X1", "tracking_details": [{"status": "in_transit", "datetime": "yesterday"}]}},
+        {
+            "object": "Event",
+            "description": "tracker.updated",
+            "result": {
+                "tracking_code": "X1",
+                "tracking_details": [{"status": "in_transit", "datetime": "yesterday"}],
+            },
+        },
     ],
     ids=["not-an-object", "not-an-event", "no-tracking-code", "bad-datetime"],
 )
@@ -256,7 +329,14 @@ def test_events_we_cannot_read_get_400_and_change_nothing(shipment, payload):
 
 
 def test_other_events_are_acknowledged_and_ignored(shipment):
-    body = as_bytes({"id": "evt_1", "object": "Event", "description": "batch.updated", "result": {"object": "Batch"}})
+    body = as_bytes(
+        {
+            "id": "evt_1",
+            "object": "Event",
+            "description": "batch.updated",
+            "result": {"object": "Batch"},
+        }
+    )
 
     response = post(body)
 
@@ -267,15 +347,25 @@ def test_other_events_are_acknowledged_and_ignored(shipment):
 
 def test_failure_maps_to_exception_and_return_to_sender_to_returned(shipment):
     details = [
-        {"message": "Delivery attempted: no access", "status": "failure", "datetime": "2026-11-26T10:00:00Z",
-         "tracking_location": {"city": "DAYTON", "state": "OH", "country": "US"}},
+        {
+            "message": "Delivery attempted: no access",
+            "status": "failure",
+            "datetime": "2026-11-26T10:00:00Z",
+            "tracking_location": {"city": "DAYTON", "state": "OH", "country": "US"},
+        },
     ]
     post(as_bytes(tracker_event(details=details, event_id="evt_f")))
     shipment.refresh_from_db()
     assert shipment.status == "exception"
 
-    details.append({"message": "Returned to sender", "status": "return_to_sender", "datetime": "2026-11-28T10:00:00Z",
-                    "tracking_location": {}})
+    details.append(
+        {
+            "message": "Returned to sender",
+            "status": "return_to_sender",
+            "datetime": "2026-11-28T10:00:00Z",
+            "tracking_location": {},
+        }
+    )
     post(as_bytes(tracker_event(details=details, event_id="evt_r")))
     shipment.refresh_from_db()
     assert shipment.status == "returned_to_sender"
@@ -296,7 +386,9 @@ def test_kept_news_waits_until_the_shipment_has_shipped(easypost, placed_order, 
     assert UnmatchedTrackingEvent.objects.get().matched_shipment is None
 
 
-def test_news_for_a_packed_shipment_with_a_label_is_kept_until_it_is_handed_over(easypost, placed_order, manager):
+def test_news_for_a_packed_shipment_with_a_label_is_kept_until_it_is_handed_over(
+    easypost, placed_order, manager
+):
     """A label bought, the parcel not yet handed over: a "delivered" event that arrives now is
     kept unmatched (not stored on the shipment and refused), so it applies once the parcel ships."""
     from fulfillment.shipping import shipment_hand_over
@@ -304,9 +396,17 @@ def test_news_for_a_packed_shipment_with_a_label_is_kept_until_it_is_handed_over
     s = shipments_create(order=placed_order, actor=manager)[0]
     shipment_confirm_picked(shipment=s, actor=manager)
     shipment_confirm_packed(shipment=s, actor=manager)
-    Shipment.objects.filter(pk=s.pk).update(carrier=easypost, tracking_number="EZ6")  # the label bought
-    details = [{"message": "Delivered", "status": "delivered", "datetime": "2026-11-26T15:00:00Z",
-                "tracking_location": {"city": "DAYTON", "state": "OH", "country": "US"}}]
+    Shipment.objects.filter(pk=s.pk).update(
+        carrier=easypost, tracking_number="EZ6"
+    )  # the label bought
+    details = [
+        {
+            "message": "Delivered",
+            "status": "delivered",
+            "datetime": "2026-11-26T15:00:00Z",
+            "tracking_location": {"city": "DAYTON", "state": "OH", "country": "US"},
+        }
+    ]
     body = as_bytes(tracker_event(tracking_code="EZ6", details=details, event_id="evt_d"))
 
     first = post(body)
@@ -325,7 +425,9 @@ def test_news_for_a_packed_shipment_with_a_label_is_kept_until_it_is_handed_over
     assert UnmatchedTrackingEvent.objects.get().matched_shipment == shipped
 
 
-def test_news_kept_while_the_hand_over_committed_is_applied_by_the_sweep(easypost, placed_order, manager):
+def test_news_kept_while_the_hand_over_committed_is_applied_by_the_sweep(
+    easypost, placed_order, manager
+):
     """An event kept just after the hand-over's own claim ran is not lost: the beat sweep
     applies kept news to shipments that have left."""
     from fulfillment.tracking import tracking_unmatched_sweep
@@ -335,10 +437,20 @@ def test_news_kept_while_the_hand_over_committed_is_applied_by_the_sweep(easypos
     shipment_confirm_packed(shipment=s, actor=manager)
     shipment_ship(shipment=s, carrier=easypost, tracking_number="EZ7", actor=manager)
     # As if the webhook had kept it while the hand-over was still committing.
-    details = [{"message": "Out for delivery", "status": "out_for_delivery", "datetime": "2026-11-26T08:00:00Z",
-                "tracking_location": {"city": "DAYTON", "state": "OH", "country": "US"}}]
-    payload = json.loads(as_bytes(tracker_event(tracking_code="EZ7", details=details, event_id="evt_o")))
-    UnmatchedTrackingEvent.objects.create(carrier=easypost, tracking_code="EZ7", dedupe_key="evt_o", payload=payload)
+    details = [
+        {
+            "message": "Out for delivery",
+            "status": "out_for_delivery",
+            "datetime": "2026-11-26T08:00:00Z",
+            "tracking_location": {"city": "DAYTON", "state": "OH", "country": "US"},
+        }
+    ]
+    payload = json.loads(
+        as_bytes(tracker_event(tracking_code="EZ7", details=details, event_id="evt_o"))
+    )
+    UnmatchedTrackingEvent.objects.create(
+        carrier=easypost, tracking_code="EZ7", dedupe_key="evt_o", payload=payload
+    )
 
     assert tracking_unmatched_sweep() == 1
     assert Shipment.objects.get(pk=s.pk).status == "out_for_delivery"

@@ -17,7 +17,9 @@ from tests.factories import ChannelFactory, ProductFactory, UserFactory, Warehou
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL (CI runs it)"),
+    pytest.mark.skipif(
+        connection.vendor != "postgresql", reason="row locks need PostgreSQL (CI runs it)"
+    ),
 ]
 
 
@@ -51,8 +53,14 @@ def test_sixteen_clients_race_for_the_last_ten_units():
     stock_receive(product=product, warehouse=ham, quantity=10, actor=manager)
 
     def place(i):
-        return order_place(channel=channel, email=f"racer{i}@example.com", name=f"Racer {i}",
-                           address=ADDRESS, lines=[LineInput(product, 1)], actor=manager).number
+        return order_place(
+            channel=channel,
+            email=f"racer{i}@example.com",
+            name=f"Racer {i}",
+            address=ADDRESS,
+            lines=[LineInput(product, 1)],
+            actor=manager,
+        ).number
 
     placed, errors = run_threads(16, place)
 
@@ -78,8 +86,14 @@ def test_opposite_line_order_does_not_deadlock_and_ledger_stays_exact():
         stock_receive(product=p, warehouse=ham, quantity=20, actor=manager)
         stock_receive(product=p, warehouse=ber, quantity=20, actor=manager)
     seed = [
-        order_place(channel=channel, email=f"seed{i}@example.com", name="Seed", address=ADDRESS,
-                    lines=[LineInput(a, 2), LineInput(b, 2)], actor=manager)
+        order_place(
+            channel=channel,
+            email=f"seed{i}@example.com",
+            name="Seed",
+            address=ADDRESS,
+            lines=[LineInput(a, 2), LineInput(b, 2)],
+            actor=manager,
+        )
         for i in range(4)
     ]
 
@@ -92,9 +106,17 @@ def test_opposite_line_order_does_not_deadlock_and_ledger_stays_exact():
         elif kind == 2:
             return order_cancel(order=seed[i // 4], reason="race", actor=manager).number
         else:
-            return stock_receive(product=a if i % 8 == 3 else b, warehouse=ber, quantity=1, actor=manager).pk
-        return order_place(channel=channel, email=f"mix{i}@example.com", name="Mix", address=ADDRESS,
-                           lines=lines, actor=manager).number
+            return stock_receive(
+                product=a if i % 8 == 3 else b, warehouse=ber, quantity=1, actor=manager
+            ).pk
+        return order_place(
+            channel=channel,
+            email=f"mix{i}@example.com",
+            name="Mix",
+            address=ADDRESS,
+            lines=lines,
+            actor=manager,
+        ).number
 
     _, errors = run_threads(16, act)
 
@@ -116,24 +138,42 @@ def test_receipts_filling_backorders_race_cancels_and_placements_without_deadloc
     lamp = ProductFactory(sku="LAMP-BO", allow_backorder=True)
     stock_receive(product=lamp, warehouse=ham, quantity=4, actor=manager)
     waiting = [
-        order_place(channel=channel, email=f"bo{i}@example.com", name="Bo", address=ADDRESS,
-                    lines=[LineInput(lamp, 3)], actor=manager)
+        order_place(
+            channel=channel,
+            email=f"bo{i}@example.com",
+            name="Bo",
+            address=ADDRESS,
+            lines=[LineInput(lamp, 3)],
+            actor=manager,
+        )
         for i in range(6)
     ]
 
     def act(i):
         kind = i % 4
         if kind == 0:
-            return stock_receipt_record(product=lamp, warehouse=ber if i % 8 else ham, quantity=2,
-                                        actor=manager, reference=f"PO-{i}").pk
+            return stock_receipt_record(
+                product=lamp,
+                warehouse=ber if i % 8 else ham,
+                quantity=2,
+                actor=manager,
+                reference=f"PO-{i}",
+            ).pk
         if kind == 1:
             return order_cancel(order=waiting[i // 4], reason="race", actor=manager).number
         if kind == 2:
             order = waiting[3 + i // 8]
-            return order_line_cancel(order=order, line=order.lines.get(), quantity=1, reason="race",
-                                     actor=manager).number
-        return order_place(channel=channel, email=f"new{i}@example.com", name="New", address=ADDRESS,
-                           lines=[LineInput(lamp, 2)], actor=manager).number
+            return order_line_cancel(
+                order=order, line=order.lines.get(), quantity=1, reason="race", actor=manager
+            ).number
+        return order_place(
+            channel=channel,
+            email=f"new{i}@example.com",
+            name="New",
+            address=ADDRESS,
+            lines=[LineInput(lamp, 2)],
+            actor=manager,
+        ).number
 
     _, errors = run_threads(16, act)
 
@@ -142,11 +182,19 @@ def test_receipts_filling_backorders_race_cancels_and_placements_without_deadloc
     assert not [e for e in errors if not isinstance(e, DomainError)], errors
     assert stock_discrepancies() == []
     for level in StockLevel.objects.all():
-        held = sum(Reservation.objects.filter(product=level.product, warehouse=level.warehouse)
-                   .values_list("quantity", flat=True))
+        held = sum(
+            Reservation.objects.filter(
+                product=level.product, warehouse=level.warehouse
+            ).values_list("quantity", flat=True)
+        )
         assert held == level.reserved
     for line in OrderLine.objects.filter(product=lamp):
         ref = f"order:{line.order.number}:{line.line_no}"
-        assert sum(Reservation.objects.filter(demand_ref=ref).values_list("quantity", flat=True)) == line.quantity_reserved
-        waiting_units = Backorder.objects.filter(demand_ref=ref).values_list("quantity", flat=True).first() or 0
+        assert (
+            sum(Reservation.objects.filter(demand_ref=ref).values_list("quantity", flat=True))
+            == line.quantity_reserved
+        )
+        waiting_units = (
+            Backorder.objects.filter(demand_ref=ref).values_list("quantity", flat=True).first() or 0
+        )
         assert waiting_units == line.quantity_backordered

@@ -25,7 +25,9 @@ def test_reserve_ships_complete_from_highest_priority_warehouse_that_can(warehou
     stock_receive(product=mug, warehouse=ber, quantity=5, actor=manager)
 
     plan = stock_reserve(
-        demands=[Demand("a", tee.pk, 2, tee.sku), Demand("b", mug.pk, 1, mug.sku)], actor=manager, reference="X"
+        demands=[Demand("a", tee.pk, 2, tee.sku), Demand("b", mug.pk, 1, mug.sku)],
+        actor=manager,
+        reference="X",
     )
 
     assert plan.allocations == {"a": [(ber.pk, 2)], "b": [(ber.pk, 1)]}
@@ -54,8 +56,11 @@ def test_reserve_refuses_short_lines_and_changes_nothing(warehouses, manager):
     before = StockMovement.objects.count()
 
     with pytest.raises(OutOfStock) as err:
-        stock_reserve(demands=[Demand("a", tee.pk, 2, "TEE"), Demand("b", mug.pk, 3, "MUG")],
-                      actor=manager, reference="X")
+        stock_reserve(
+            demands=[Demand("a", tee.pk, 2, "TEE"), Demand("b", mug.pk, 3, "MUG")],
+            actor=manager,
+            reference="X",
+        )
 
     assert "MUG: 3 requested, 1 available" in err.value.message
     assert [s["sku"] for s in err.value.shortages] == ["MUG"]
@@ -86,7 +91,9 @@ def test_release_and_ship_move_levels_through_the_ledger(warehouses, manager):
 
     level = StockLevel.objects.get(product=tee, warehouse=ham)
     assert (level.on_hand, level.reserved) == (7, 0)
-    kinds = list(StockMovement.objects.filter(product=tee).order_by("id").values_list("kind", flat=True))
+    kinds = list(
+        StockMovement.objects.filter(product=tee).order_by("id").values_list("kind", flat=True)
+    )
     assert kinds == ["receipt", "reservation", "release", "shipment"]
     assert stock_discrepancies() == []
 
@@ -96,7 +103,13 @@ def test_cannot_ship_more_than_reserved(warehouses, manager):
     stock_receive(product=tee, warehouse=warehouses[0], quantity=10, actor=manager)
     stock_reserve(demands=[Demand("line", tee.pk, 2)], actor=manager, reference="X")
     with pytest.raises(DomainError):
-        stock_ship(demand_ref="line", warehouse_id=warehouses[0].pk, quantity=3, actor=manager, reference="SH")
+        stock_ship(
+            demand_ref="line",
+            warehouse_id=warehouses[0].pk,
+            quantity=3,
+            actor=manager,
+            reference="SH",
+        )
     assert StockLevel.objects.get(product=tee).on_hand == 10
 
 

@@ -221,8 +221,14 @@ def test_an_order_that_takes_availability_to_the_reorder_point_opens_an_alert_af
     stocked_product.reorder_point = 3
     stocked_product.save()
     with django_capture_on_commit_callbacks(execute=True):
-        order = order_place(channel=channel, email="r@example.com", name="R", address=address,
-                            lines=[LineInput(stocked_product, 7)], actor=manager)
+        order = order_place(
+            channel=channel,
+            email="r@example.com",
+            name="R",
+            address=address,
+            lines=[LineInput(stocked_product, 7)],
+            actor=manager,
+        )
     alert = RestockAlert.objects.get(product=stocked_product, closed_at__isnull=True)
     assert alert.available_at_open == 3
 

@@ -28,20 +28,35 @@ pytestmark = pytest.mark.django_db
 
 
 def place(channel, manager, address, lines, *, email="ada@example.com", **kwargs):
-    return order_place(channel=channel, email=email, name="Ada", address=address, lines=lines,
-                       actor=manager, **kwargs)
+    return order_place(
+        channel=channel,
+        email=email,
+        name="Ada",
+        address=address,
+        lines=lines,
+        actor=manager,
+        **kwargs,
+    )
 
 
 @pytest.fixture
 def lamp(warehouses, manager):
-    product = ProductFactory(sku="LAMP", name="Camping lamp", allow_backorder=True, price=Decimal("30.00"))
+    product = ProductFactory(
+        sku="LAMP", name="Camping lamp", allow_backorder=True, price=Decimal("30.00")
+    )
     stock_receive(product=product, warehouse=warehouses[0], quantity=2, actor=manager)
     return product
 
 
-def test_backorderable_line_reserves_what_exists_and_waits_for_the_rest(channel, manager, address, lamp, warehouses):
-    ExpectedReceipt.objects.create(product=lamp, warehouse=warehouses[0], quantity=10,
-                                   expected_on=timezone.localdate() + timedelta(days=5))
+def test_backorderable_line_reserves_what_exists_and_waits_for_the_rest(
+    channel, manager, address, lamp, warehouses
+):
+    ExpectedReceipt.objects.create(
+        product=lamp,
+        warehouse=warehouses[0],
+        quantity=10,
+        expected_on=timezone.localdate() + timedelta(days=5),
+    )
     order = place(channel, manager, address, [LineInput(lamp, 5)])
 
     line = order.lines.get()
@@ -52,11 +67,19 @@ def test_backorderable_line_reserves_what_exists_and_waits_for_the_rest(channel,
     assert "3 × Camping lamp (expected" in event.customer_message
 
 
-def test_receipt_fills_backorders_oldest_order_first_and_tells_the_customer(channel, manager, address, lamp, warehouses):
-    first = place(channel, manager, address, [LineInput(lamp, 4)], email="first@example.com")   # 2 waiting
-    second = place(channel, manager, address, [LineInput(lamp, 3)], email="second@example.com")  # 3 waiting
+def test_receipt_fills_backorders_oldest_order_first_and_tells_the_customer(
+    channel, manager, address, lamp, warehouses
+):
+    first = place(
+        channel, manager, address, [LineInput(lamp, 4)], email="first@example.com"
+    )  # 2 waiting
+    second = place(
+        channel, manager, address, [LineInput(lamp, 3)], email="second@example.com"
+    )  # 3 waiting
 
-    stock_receipt_record(product=lamp, warehouse=warehouses[1], quantity=4, actor=manager, reference="PO-9")
+    stock_receipt_record(
+        product=lamp, warehouse=warehouses[1], quantity=4, actor=manager, reference="PO-9"
+    )
 
     first_line, second_line = first.lines.get(), second.lines.get()
     assert (first_line.quantity_reserved, first_line.quantity_backordered) == (4, 0)
@@ -65,14 +88,18 @@ def test_receipt_fills_backorders_oldest_order_first_and_tells_the_customer(chan
     assert first.fulfillment_status == "reserved"
     filled = Notification.objects.get(order=first, kind="backorder_filled")
     assert filled.payload["complete"] is True
-    assert Notification.objects.get(order=second, kind="backorder_filled").payload["complete"] is False
+    assert (
+        Notification.objects.get(order=second, kind="backorder_filled").payload["complete"] is False
+    )
     assert first.events.filter(type="backorder_filled").exists()
     level = StockLevel.objects.get(product=lamp, warehouse=warehouses[1])
     assert (level.on_hand, level.reserved) == (4, 4)
     assert stock_discrepancies() == []
 
 
-def test_short_line_that_cannot_wait_names_its_substitutes(channel, manager, address, stocked_product, warehouses):
+def test_short_line_that_cannot_wait_names_its_substitutes(
+    channel, manager, address, stocked_product, warehouses
+):
     other = ProductFactory(sku="TEE-BLK-L", name="Organic tee, black, L")
     stock_receive(product=other, warehouse=warehouses[0], quantity=7, actor=manager)
     stocked_product.substitutes.add(other)
@@ -85,11 +112,21 @@ def test_short_line_that_cannot_wait_names_its_substitutes(channel, manager, add
     ]
 
 
-def test_only_a_manager_may_override_a_price(channel, manager, service_agent, address, stocked_product):
+def test_only_a_manager_may_override_a_price(
+    channel, manager, service_agent, address, stocked_product
+):
     with pytest.raises(NotAllowed):
-        order_place(channel=channel, email="a@example.com", name="A", address=address,
-                    lines=[LineInput(stocked_product, 1, unit_price=Decimal("20.00"))], actor=service_agent)
-    order = place(channel, manager, address, [LineInput(stocked_product, 1, unit_price=Decimal("20.00"))])
+        order_place(
+            channel=channel,
+            email="a@example.com",
+            name="A",
+            address=address,
+            lines=[LineInput(stocked_product, 1, unit_price=Decimal("20.00"))],
+            actor=service_agent,
+        )
+    order = place(
+        channel, manager, address, [LineInput(stocked_product, 1, unit_price=Decimal("20.00"))]
+    )
     line = order.lines.get()
     assert (line.unit_price, line.list_price) == (Decimal("20.00"), Decimal("25.00"))
 
@@ -103,7 +140,9 @@ def test_probable_duplicate_is_held(channel, manager, address, stocked_product):
     assert first.number in second.hold_reason
 
 
-def test_order_above_the_threshold_waits_for_a_manager(channel, manager, service_agent, address, stocked_product, settings):
+def test_order_above_the_threshold_waits_for_a_manager(
+    channel, manager, service_agent, address, stocked_product, settings
+):
     settings.HOLD_ORDERS_ABOVE = Decimal("100.00")
     order = place(channel, manager, address, [LineInput(stocked_product, 5)])
     order.refresh_from_db()
@@ -115,7 +154,9 @@ def test_order_above_the_threshold_waits_for_a_manager(channel, manager, service
 
 
 def test_bank_transfer_order_is_held_until_paid(channel, manager, address, stocked_product):
-    order = place(channel, manager, address, [LineInput(stocked_product, 1)], payment_method="bank_transfer")
+    order = place(
+        channel, manager, address, [LineInput(stocked_product, 1)], payment_method="bank_transfer"
+    )
     order.refresh_from_db()
     assert order.hold_code == "payment"
     payment_record(order=order, amount=order.total, method="bank_transfer", actor=manager)
@@ -126,16 +167,30 @@ def test_bank_transfer_order_is_held_until_paid(channel, manager, address, stock
 
 def test_api_order_with_incomplete_address_is_kept_on_hold(channel, stocked_product, address):
     address["postal_code"] = ""
-    order = order_place(channel=channel, email="api@example.com", name="Api", address=address,
-                        lines=[LineInput(stocked_product, 1)], actor=None, source="api")
+    order = order_place(
+        channel=channel,
+        email="api@example.com",
+        name="Api",
+        address=address,
+        lines=[LineInput(stocked_product, 1)],
+        actor=None,
+        source="api",
+    )
     order.refresh_from_db()
     assert (order.status, order.hold_code) == ("on_hold", "address")
     assert "postal code" in order.hold_reason
 
 
-def test_cancelling_part_of_a_line_releases_stock_and_shrinks_the_total(placed_order, stocked_product, manager):
-    order = order_line_cancel(order=placed_order, line=placed_order.lines.get(), quantity=1,
-                              reason="Customer wants one", actor=manager)
+def test_cancelling_part_of_a_line_releases_stock_and_shrinks_the_total(
+    placed_order, stocked_product, manager
+):
+    order = order_line_cancel(
+        order=placed_order,
+        line=placed_order.lines.get(),
+        quantity=1,
+        reason="Customer wants one",
+        actor=manager,
+    )
     line = order.lines.get()
     assert (line.quantity_cancelled, line.quantity_reserved) == (1, 1)
     assert order.total == Decimal("25.00") + Decimal("4.75") + Decimal("4.90")
@@ -147,19 +202,32 @@ def test_cancelling_part_of_a_line_releases_stock_and_shrinks_the_total(placed_o
 
 
 def test_cancelling_the_last_units_cancels_the_order(placed_order, stocked_product, manager):
-    order = order_line_cancel(order=placed_order, line=placed_order.lines.get(), quantity=2,
-                              reason="Changed mind", actor=manager)
+    order = order_line_cancel(
+        order=placed_order,
+        line=placed_order.lines.get(),
+        quantity=2,
+        reason="Changed mind",
+        actor=manager,
+    )
     assert order.status == "cancelled"
     assert StockLevel.objects.get(product=stocked_product).reserved == 0
 
 
-def test_edit_changes_quantities_adds_lines_and_address_and_re_reserves(placed_order, stocked_product, lamp,
-                                                                        manager, address):
+def test_edit_changes_quantities_adds_lines_and_address_and_re_reserves(
+    placed_order, stocked_product, lamp, manager, address
+):
     line = placed_order.lines.get()
     address["city"] = "Lübeck"
-    order = order_edit(order=placed_order, actor=manager, address=address, shipping_method="express",
-                       lines=[LineChange(line_id=line.pk, product=None, quantity=3),
-                              LineChange(line_id=None, product=lamp, quantity=3)])
+    order = order_edit(
+        order=placed_order,
+        actor=manager,
+        address=address,
+        shipping_method="express",
+        lines=[
+            LineChange(line_id=line.pk, product=None, quantity=3),
+            LineChange(line_id=None, product=lamp, quantity=3),
+        ],
+    )
 
     assert StockLevel.objects.get(product=stocked_product).reserved == 3
     new = order.lines.get(sku="LAMP")
@@ -171,17 +239,25 @@ def test_edit_changes_quantities_adds_lines_and_address_and_re_reserves(placed_o
     assert "Camping lamp added (3)" in event.payload["changes"]
     assert Notification.objects.filter(order=order, kind="order_changed").count() == 1
 
-    order_edit(order=order, actor=manager, lines=[LineChange(line_id=new.pk, product=None, quantity=0)])
+    order_edit(
+        order=order, actor=manager, lines=[LineChange(line_id=new.pk, product=None, quantity=0)]
+    )
     new.refresh_from_db()
     assert (new.quantity_cancelled, new.quantity_reserved, new.quantity_backordered) == (3, 0, 0)
     assert not Backorder.objects.filter(quantity__gt=0).exists()
     assert stock_discrepancies() == []
 
 
-def test_edit_refuses_what_is_not_in_stock_and_changes_nothing(placed_order, stocked_product, manager):
+def test_edit_refuses_what_is_not_in_stock_and_changes_nothing(
+    placed_order, stocked_product, manager
+):
     line = placed_order.lines.get()
     with pytest.raises(ValidationFailed) as err:
-        order_edit(order=placed_order, actor=manager, lines=[LineChange(line_id=line.pk, product=None, quantity=20)])
+        order_edit(
+            order=placed_order,
+            actor=manager,
+            lines=[LineChange(line_id=line.pk, product=None, quantity=20)],
+        )
     assert "lines-0-quantity" in err.value.errors
     line.refresh_from_db()
     assert (line.quantity, line.quantity_reserved) == (2, 2)
@@ -194,7 +270,9 @@ def test_warehouse_staff_cannot_edit_orders(placed_order, address):
         order_edit(order=placed_order, actor=picker, shipping_method="express")
 
 
-def test_cancelling_an_order_stops_its_backorder_waiting(channel, manager, address, lamp, warehouses):
+def test_cancelling_an_order_stops_its_backorder_waiting(
+    channel, manager, address, lamp, warehouses
+):
     order = place(channel, manager, address, [LineInput(lamp, 5)])
     from orders.services import order_cancel
 
@@ -204,12 +282,15 @@ def test_cancelling_an_order_stops_its_backorder_waiting(channel, manager, addre
     assert StockLevel.objects.get(product=lamp, warehouse=warehouses[0]).reserved == 0
 
 
-def test_confirmation_email_names_backordered_items_and_their_expected_date(channel, manager, address, lamp,
-                                                                             warehouses):
+def test_confirmation_email_names_backordered_items_and_their_expected_date(
+    channel, manager, address, lamp, warehouses
+):
     from orders.emails import render_notification
 
     day = timezone.localdate() + timedelta(days=5)
-    ExpectedReceipt.objects.create(product=lamp, warehouse=warehouses[0], quantity=10, expected_on=day)
+    ExpectedReceipt.objects.create(
+        product=lamp, warehouse=warehouses[0], quantity=10, expected_on=day
+    )
     order = place(channel, manager, address, [LineInput(lamp, 5)])
 
     message = render_notification(Notification.objects.get(order=order, kind="order_confirmation"))

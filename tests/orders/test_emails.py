@@ -54,10 +54,17 @@ def carrier_news(shipment, *steps):
     """The carrier's events for a shipment, an hour apart, through the tracking service."""
     start = timezone.now()
     for i, (status, message) in enumerate(steps):
-        tracking_event_record(shipment=shipment, event=CarrierEvent(
-            tracking_number=shipment.tracking_number, status=status, carrier_status=status,
-            occurred_at=start + datetime.timedelta(hours=i), event_id=f"{shipment.number}-{i}", message=message,
-        ))
+        tracking_event_record(
+            shipment=shipment,
+            event=CarrierEvent(
+                tracking_number=shipment.tracking_number,
+                status=status,
+                carrier_status=status,
+                occurred_at=start + datetime.timedelta(hours=i),
+                event_id=f"{shipment.number}-{i}",
+                message=message,
+            ),
+        )
 
 
 @pytest.fixture
@@ -73,7 +80,9 @@ def lifecycle(placed_order, manager, carrier):
         ("out_for_delivery", "With the driver"),
         ("delivered", "Handed to the recipient"),
     )
-    feedback_requests_due(now=timezone.now() + datetime.timedelta(days=settings.FEEDBACK_REQUEST_DAYS + 1))
+    feedback_requests_due(
+        now=timezone.now() + datetime.timedelta(days=settings.FEEDBACK_REQUEST_DAYS + 1)
+    )
     payment_record(order=order, amount=order.total, method="card", actor=manager)
     line = order.lines.get()
     rma = return_request_create(
@@ -97,11 +106,20 @@ def lifecycle(placed_order, manager, carrier):
     warehouse = line.product.stock_levels.first().warehouse
     lamp = ProductFactory(sku="LAMP-1", name="Camping lamp", allow_backorder=True)
     stock_receive(product=lamp, warehouse=warehouse, quantity=1, actor=manager)
-    changed = order_place(channel=order.channel, email="ada@example.com", name="Ada", address=_address(order),
-                          lines=[LineInput(lamp, 3)], actor=manager)
-    stock_receipt_record(product=lamp, warehouse=warehouse, quantity=1, actor=manager, reference="PO-7")
-    order_line_cancel(order=changed, line=changed.lines.get(), quantity=1, reason="Only needs two",
-                      actor=manager)
+    changed = order_place(
+        channel=order.channel,
+        email="ada@example.com",
+        name="Ada",
+        address=_address(order),
+        lines=[LineInput(lamp, 3)],
+        actor=manager,
+    )
+    stock_receipt_record(
+        product=lamp, warehouse=warehouse, quantity=1, actor=manager, reference="PO-7"
+    )
+    order_line_cancel(
+        order=changed, line=changed.lines.get(), quantity=1, reason="Only needs two", actor=manager
+    )
     order.refresh_from_db()
     return {"order": order, "cancelled": cancelled, "changed": changed, "rma": rma}
 

@@ -42,9 +42,17 @@ def ship_all(order, user, carrier):
     return shipments
 
 
-def test_placement_numbers_orders_and_writes_the_timeline(placed_order, channel, stocked_product, manager, address):
-    second = order_place(channel=channel, email="bob@example.com", name="Bob", address=address,
-                         lines=[LineInput(stocked_product, 1)], actor=manager)
+def test_placement_numbers_orders_and_writes_the_timeline(
+    placed_order, channel, stocked_product, manager, address
+):
+    second = order_place(
+        channel=channel,
+        email="bob@example.com",
+        name="Bob",
+        address=address,
+        lines=[LineInput(stocked_product, 1)],
+        actor=manager,
+    )
     assert placed_order.number == "NW-10001"
     assert second.number == "NW-10002"
     assert placed_order.total == Decimal("50.00") + Decimal("9.50") + Decimal("4.90")
@@ -58,8 +66,14 @@ def test_confirmation_email_is_queued_after_commit_and_sent_once(
     channel, stocked_product, manager, address, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        order = order_place(channel=channel, email="ada@example.com", name="Ada", address=address,
-                            lines=[LineInput(stocked_product, 1)], actor=manager)
+        order = order_place(
+            channel=channel,
+            email="ada@example.com",
+            name="Ada",
+            address=address,
+            lines=[LineInput(stocked_product, 1)],
+            actor=manager,
+        )
     # Nothing leaves before the order is committed: the email waits for the commit.
     assert any(getattr(cb, "func", None) == send_notification.delay for cb in callbacks)
     notification = Notification.objects.get(order=order, kind="order_confirmation")
@@ -82,9 +96,17 @@ def test_short_stock_fails_placement_with_the_line_named_and_nothing_saved(
     channel, stocked_product, manager, address
 ):
     with pytest.raises(ValidationFailed) as err:
-        order_place(channel=channel, email="a@example.com", name="A", address=address,
-                    lines=[LineInput(stocked_product, 11)], actor=manager)
-    assert err.value.errors == {"lines-0-quantity": ["Only 10 of TEE-BLK-M available; 11 requested."]}
+        order_place(
+            channel=channel,
+            email="a@example.com",
+            name="A",
+            address=address,
+            lines=[LineInput(stocked_product, 11)],
+            actor=manager,
+        )
+    assert err.value.errors == {
+        "lines-0-quantity": ["Only 10 of TEE-BLK-M available; 11 requested."]
+    }
     assert not OrderEvent.objects.exists()
     assert StockLevel.objects.get(product=stocked_product).reserved == 0
 
@@ -92,18 +114,32 @@ def test_short_stock_fails_placement_with_the_line_named_and_nothing_saved(
 def test_missing_address_fields_are_reported_per_field(channel, stocked_product, manager, address):
     address.update(city="", postal_code="")
     with pytest.raises(ValidationFailed) as err:
-        order_place(channel=channel, email="a@example.com", name="A", address=address,
-                    lines=[LineInput(stocked_product, 1)], actor=manager)
+        order_place(
+            channel=channel,
+            email="a@example.com",
+            name="A",
+            address=address,
+            lines=[LineInput(stocked_product, 1)],
+            actor=manager,
+        )
     assert set(err.value.errors) == {"ship_city", "ship_postal_code"}
 
 
 def test_warehouse_staff_cannot_place_orders(channel, stocked_product, warehouse_user, address):
     with pytest.raises(NotAllowed):
-        order_place(channel=channel, email="a@example.com", name="A", address=address,
-                    lines=[LineInput(stocked_product, 1)], actor=warehouse_user)
+        order_place(
+            channel=channel,
+            email="a@example.com",
+            name="A",
+            address=address,
+            lines=[LineInput(stocked_product, 1)],
+            actor=warehouse_user,
+        )
 
 
-def test_cancel_releases_reserved_stock_and_tells_the_customer(placed_order, stocked_product, manager):
+def test_cancel_releases_reserved_stock_and_tells_the_customer(
+    placed_order, stocked_product, manager
+):
     order_cancel(order=placed_order, reason="Customer changed their mind", actor=manager)
     assert placed_order.status == "cancelled"
     assert StockLevel.objects.get(product=stocked_product).reserved == 0
@@ -136,7 +172,11 @@ def test_full_lifecycle_through_services(placed_order, stocked_product, manager,
     for s in shipments:
         shipment_mark_delivered(shipment=s, actor=manager)
     order.refresh_from_db()
-    assert (order.status, order.fulfillment_status, order.payment_status) == ("closed", "delivered", "paid")
+    assert (order.status, order.fulfillment_status, order.payment_status) == (
+        "closed",
+        "delivered",
+        "paid",
+    )
 
     line = order.lines.get()
     rma = return_request_create(order=order, quantities={line.pk: 1}, reason="size", actor=manager)
@@ -156,7 +196,9 @@ def test_warehouse_staff_cannot_refund(placed_order, manager, warehouse_user, ca
     ship_all(placed_order, manager, carrier)
     payment_record(order=placed_order, amount=placed_order.total, method="card", actor=manager)
     line = placed_order.lines.get()
-    rma = return_request_create(order=placed_order, quantities={line.pk: 1}, reason="damaged", actor=manager)
+    rma = return_request_create(
+        order=placed_order, quantities={line.pk: 1}, reason="damaged", actor=manager
+    )
     return_receive(return_request=rma, actor=warehouse_user)
     with pytest.raises(NotAllowed):
         return_refund(return_request=rma, actor=warehouse_user)
@@ -169,15 +211,25 @@ def test_cannot_return_more_than_shipped(placed_order, manager, carrier):
     ship_all(placed_order, manager, carrier)
     line = placed_order.lines.get()
     with pytest.raises(ValidationFailed):
-        return_request_create(order=placed_order, quantities={line.pk: 3}, reason="size", actor=manager)
+        return_request_create(
+            order=placed_order, quantities={line.pk: 3}, reason="size", actor=manager
+        )
 
 
-def test_invoice_numbers_stay_gapless_when_a_transaction_rolls_back(channel, manager, address, warehouses):
+def test_invoice_numbers_stay_gapless_when_a_transaction_rolls_back(
+    channel, manager, address, warehouses
+):
     product = ProductFactory()
     stock_receive(product=product, warehouse=warehouses[0], quantity=10, actor=manager)
     orders = [
-        order_place(channel=channel, email=f"c{i}@example.com", name="C", address=address,
-                    lines=[LineInput(product, 1)], actor=manager)
+        order_place(
+            channel=channel,
+            email=f"c{i}@example.com",
+            name="C",
+            address=address,
+            lines=[LineInput(product, 1)],
+            actor=manager,
+        )
         for i in range(3)
     ]
     first = invoice_issue(order=orders[0], actor=manager)

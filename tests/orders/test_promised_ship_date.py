@@ -34,7 +34,9 @@ def at(day: str, hour: int, minute: int = 0) -> datetime.datetime:
         (at("2026-11-29", 10), 2, "2026-12-02"),  # Sunday, two handling days
     ],
 )
-def test_promised_ship_date_counts_working_days_from_the_cutoff(settings, placed, handling, expected):
+def test_promised_ship_date_counts_working_days_from_the_cutoff(
+    settings, placed, handling, expected
+):
     settings.TIME_ZONE = "Europe/Berlin"
     with timezone.override(TZ):
         assert promised_ship_date(placed_at=placed, cutoff=CUTOFF, handling_days=handling) == (
@@ -55,14 +57,32 @@ def test_placement_sets_the_promise_from_the_slowest_warehouse_it_takes_stock_fr
     from inventory.services import stock_receive
 
     Warehouse.objects.filter(pk=warehouses[1].pk).update(handling_days=3)
-    stock_receive(product=stocked_product, warehouse=warehouses[1], quantity=5, actor=manager, reference="PO-2")
+    stock_receive(
+        product=stocked_product,
+        warehouse=warehouses[1],
+        quantity=5,
+        actor=manager,
+        reference="PO-2",
+    )
     now = timezone.now()
-    quick = order_place(channel=channel, email="a@example.com", name="A", address=address,
-                        lines=[LineInput(product=stocked_product, quantity=2)], actor=manager)
+    quick = order_place(
+        channel=channel,
+        email="a@example.com",
+        name="A",
+        address=address,
+        lines=[LineInput(product=stocked_product, quantity=2)],
+        actor=manager,
+    )
     # 10 in Hamburg (1 handling day), 5 in Berlin (3): 12 units split across both.
-    split = order_place(channel=channel, email="b@example.com", name="B", address=address,
-                        lines=[LineInput(product=stocked_product, quantity=12)], actor=manager,
-                        shipping_total=Decimal("0"))
+    split = order_place(
+        channel=channel,
+        email="b@example.com",
+        name="B",
+        address=address,
+        lines=[LineInput(product=stocked_product, quantity=12)],
+        actor=manager,
+        shipping_total=Decimal("0"),
+    )
     expected_quick = promised_ship_date(placed_at=now, cutoff=channel.cutoff_time, handling_days=1)
     expected_split = promised_ship_date(placed_at=now, cutoff=channel.cutoff_time, handling_days=3)
     assert quick.promised_ship_date == expected_quick

@@ -180,21 +180,46 @@ CARRIERS = [
 # methods the demo orders use, zones for the demo countries, weight bands up to 31.5 kg.
 # (zone, [(country, postal prefix)], {service: [(max grams, price, transit days)]})
 SIMULATED_ZONES = [
-    ("Hamburg region", [("DE", "20"), ("DE", "21"), ("DE", "22")],
-     {"standard": [(1000, "3.90", 2), (5000, "4.90", 2), (31500, "8.90", 2)],
-      "express": [(1000, "7.90", 1), (5000, "9.90", 1), (31500, "15.90", 1)]}),
-    ("Germany", [("DE", "")],
-     {"standard": [(1000, "4.49", 2), (5000, "5.99", 2), (31500, "10.49", 2)],
-      "express": [(1000, "9.90", 1), (5000, "12.90", 1), (31500, "19.90", 1)]}),
-    ("Europe", [("AT", ""), ("NL", ""), ("FR", ""), ("BE", ""), ("DK", "")],
-     {"standard": [(1000, "9.90", 3), (5000, "14.90", 3), (31500, "29.90", 4)],
-      "express": [(1000, "19.90", 2), (5000, "27.90", 2), (31500, "49.90", 2)]}),
-    ("United Kingdom", [("GB", "")],
-     {"standard": [(1000, "12.90", 3), (5000, "19.90", 4), (31500, "39.90", 5)],
-      "express": [(1000, "24.90", 2), (5000, "34.90", 2), (31500, "64.90", 3)]}),
-    ("North America", [("US", ""), ("CA", "")],
-     {"standard": [(1000, "19.90", 5), (5000, "34.90", 5), (31500, "79.90", 6)],
-      "express": [(1000, "39.90", 3), (5000, "59.90", 3), (31500, "129.90", 3)]}),
+    (
+        "Hamburg region",
+        [("DE", "20"), ("DE", "21"), ("DE", "22")],
+        {
+            "standard": [(1000, "3.90", 2), (5000, "4.90", 2), (31500, "8.90", 2)],
+            "express": [(1000, "7.90", 1), (5000, "9.90", 1), (31500, "15.90", 1)],
+        },
+    ),
+    (
+        "Germany",
+        [("DE", "")],
+        {
+            "standard": [(1000, "4.49", 2), (5000, "5.99", 2), (31500, "10.49", 2)],
+            "express": [(1000, "9.90", 1), (5000, "12.90", 1), (31500, "19.90", 1)],
+        },
+    ),
+    (
+        "Europe",
+        [("AT", ""), ("NL", ""), ("FR", ""), ("BE", ""), ("DK", "")],
+        {
+            "standard": [(1000, "9.90", 3), (5000, "14.90", 3), (31500, "29.90", 4)],
+            "express": [(1000, "19.90", 2), (5000, "27.90", 2), (31500, "49.90", 2)],
+        },
+    ),
+    (
+        "United Kingdom",
+        [("GB", "")],
+        {
+            "standard": [(1000, "12.90", 3), (5000, "19.90", 4), (31500, "39.90", 5)],
+            "express": [(1000, "24.90", 2), (5000, "34.90", 2), (31500, "64.90", 3)],
+        },
+    ),
+    (
+        "North America",
+        [("US", ""), ("CA", "")],
+        {
+            "standard": [(1000, "19.90", 5), (5000, "34.90", 5), (31500, "79.90", 6)],
+            "express": [(1000, "39.90", 3), (5000, "59.90", 3), (31500, "129.90", 3)],
+        },
+    ),
 ]
 
 
@@ -203,13 +228,17 @@ def simulated_carrier_setup() -> Carrier:
     from fulfillment.models import CarrierService, ShippingRate, ShippingZone, ShippingZoneArea
 
     carrier, _ = Carrier.objects.get_or_create(
-        code="post", defaults={"name": "Orderline Post", "adapter": "simulated", "poll_interval_minutes": 30},
+        code="post",
+        defaults={"name": "Orderline Post", "adapter": "simulated", "poll_interval_minutes": 30},
     )
     services = {
         code: CarrierService.objects.get_or_create(
             carrier=carrier, code=code, defaults={"name": name, "shipping_method": method}
         )[0]
-        for code, name, method in [("standard", "Standard", "Standard"), ("express", "Express", "Express")]
+        for code, name, method in [
+            ("standard", "Standard", "Standard"),
+            ("express", "Express", "Express"),
+        ]
     }
     for name, areas, bands in SIMULATED_ZONES:
         zone, _ = ShippingZone.objects.get_or_create(carrier=carrier, name=name)
@@ -218,7 +247,9 @@ def simulated_carrier_setup() -> Carrier:
         for code, rows in bands.items():
             for grams, price, days in rows:
                 ShippingRate.objects.get_or_create(
-                    service=services[code], zone=zone, max_weight_grams=grams,
+                    service=services[code],
+                    zone=zone,
+                    max_weight_grams=grams,
                     defaults={"price": Decimal(price), "currency": "EUR", "transit_days": days},
                 )
     return carrier
@@ -387,7 +418,10 @@ RETURN_NOTES = {
 # Which carrier takes an order's parcels. Orderline Post (the simulated carrier) sells the
 # labels and reports tracking; DHL, DPD and UPS are manual accounts: the tracking number is
 # typed in and customer service marks the parcel delivered from the carrier's website.
-CARRIER_SHARES = {"DE": {"post": 65, "dhl": 22, "dpd": 13}, "abroad": {"post": 60, "ups": 22, "dhl": 18}}
+CARRIER_SHARES = {
+    "DE": {"post": 65, "dhl": 22, "dpd": 13},
+    "abroad": {"post": 60, "ups": 22, "dhl": 18},
+}
 MANUAL_TRANSIT_HOURS = {"DE": (16, 60), "abroad": (30, 100)}
 
 # Cartons by what goes in (grams of the items, largest first): (max grams, length, width, height mm).
@@ -402,26 +436,70 @@ SPLIT_PARCEL_GRAMS = 2000  # above this, a shipment of several items goes in two
 
 # Delivery ratings: (rating, weight, comments; "" is a rating without a comment).
 FEEDBACK = [
-    (5, 60, ["", "", "Fast and well packed, thank you!", "Arrived two days after I ordered. Great service.",
-             "Everything perfect, the tracking updates were spot on.", "Super quick, nicely packed without plastic.",
-             "Delivered exactly on the expected day."]),
-    (4, 27, ["", "Good, but the box was much bigger than needed.", "Arrived on time; the driver left it with a neighbour.",
-             "All fine, the tracking could say more about the delivery time."]),
-    (3, 7, ["Took a day longer than announced.", "The parcel was left at the door in the rain.",
-            "Okay, but the box was a bit dented."]),
-    (2, 4, ["Left with a neighbour I don't know, had to search for it.",
-            "Parcel arrived damp, the contents were fine though."]),
+    (
+        5,
+        60,
+        [
+            "",
+            "",
+            "Fast and well packed, thank you!",
+            "Arrived two days after I ordered. Great service.",
+            "Everything perfect, the tracking updates were spot on.",
+            "Super quick, nicely packed without plastic.",
+            "Delivered exactly on the expected day.",
+        ],
+    ),
+    (
+        4,
+        27,
+        [
+            "",
+            "Good, but the box was much bigger than needed.",
+            "Arrived on time; the driver left it with a neighbour.",
+            "All fine, the tracking could say more about the delivery time.",
+        ],
+    ),
+    (
+        3,
+        7,
+        [
+            "Took a day longer than announced.",
+            "The parcel was left at the door in the rain.",
+            "Okay, but the box was a bit dented.",
+        ],
+    ),
+    (
+        2,
+        4,
+        [
+            "Left with a neighbour I don't know, had to search for it.",
+            "Parcel arrived damp, the contents were fine though.",
+        ],
+    ),
     (1, 2, ["The tracking said delivered but it only turned up the next day at the neighbours'."]),
 ]
 FEEDBACK_AFTER_PROBLEM = {  # by what the carrier reported on the way
     "delayed": [
-        (3, 45, ["Arrived a day late, but you kept me informed.", "Delayed at the hub, otherwise fine."]),
+        (
+            3,
+            45,
+            [
+                "Arrived a day late, but you kept me informed.",
+                "Delayed at the hub, otherwise fine.",
+            ],
+        ),
         (2, 25, ["A day late and I had taken the day off for it."]),
         (4, 30, ["A day late, but the email told me why. Thanks."]),
     ],
     "address_issue": [
-        (2, 50, ["The driver couldn't find our address although it is correct.",
-                 "Our street is easy to find; the carrier asked me to confirm the address anyway."]),
+        (
+            2,
+            50,
+            [
+                "The driver couldn't find our address although it is correct.",
+                "Our street is easy to find; the carrier asked me to confirm the address anyway.",
+            ],
+        ),
         (3, 35, ["Took an extra day because the driver missed the house number."]),
         (1, 15, ["Driver said the address doesn't exist. It does. Arrived a day later."]),
     ],
@@ -550,7 +628,9 @@ class Seeder:
         self.plans: dict[int, Plan] = {}  # by order pk
         self.batch_until = self.end  # no morning pick list after this (see plan_orders)
         self.short_picks_at: list[datetime] = []  # a short pick on the first batch after each
-        self.clean_tracking = False  # the parcel being labelled must reach the customer uneventfully
+        self.clean_tracking = (
+            False  # the parcel being labelled must reach the customer uneventfully
+        )
         self.returned_to_sender = 0
         self._tracked: dict[int, list] = {}  # shipment pk -> the carrier's events not recorded yet
         self._feedback_sweeps: set[datetime] = set()
@@ -826,7 +906,10 @@ class Seeder:
         # orders pinned to the early stages arrive, so those stay where they were pinned.
         early = [p.placed_at for p in plans if p.stage in ("placed", "to_pick", "picked", "packed")]
         self.batch_until = min([*early, self.end])
-        self.short_picks_at = [self.start + timedelta(days=DAYS * 0.3), self.start + timedelta(days=DAYS * 0.7)]
+        self.short_picks_at = [
+            self.start + timedelta(days=DAYS * 0.3),
+            self.start + timedelta(days=DAYS * 0.7),
+        ]
         return plans
 
     def _natural_placement(self) -> datetime:
@@ -1000,8 +1083,11 @@ class Seeder:
     def _arrived_by(self, p: Plan, shipped: datetime) -> datetime:
         """The latest a parcel handed over at ``shipped`` arrives (a day's delay included)."""
         if p.carrier == "post":
-            days = transit_days_for(service_code="standard", ship_from={"country": "DE"},
-                                    ship_to={"country": p.customer.country})
+            days = transit_days_for(
+                service_code="standard",
+                ship_from={"country": "DE"},
+                ship_to={"country": p.customer.country},
+            )
             day = add_working_days(shipped.date(), days + 1)
             return shipped.replace(year=day.year, month=day.month, day=day.day, hour=18, minute=0)
         hi = MANUAL_TRANSIT_HOURS["DE" if p.customer.country == "DE" else "abroad"][1]
@@ -1046,7 +1132,9 @@ class Seeder:
             # of WeasyPrint renders would double the seed's time), and the simulated carrier's
             # tracking numbers come from the seed's random stream, so the shop is the same twice.
             mock.patch("fulfillment.labels.label_pdf", _label_deferred),
-            mock.patch("fulfillment.carriers.simulated.tracking_number_new", self._tracking_number_new),
+            mock.patch(
+                "fulfillment.carriers.simulated.tracking_number_new", self._tracking_number_new
+            ),
         ):
             while self.steps:
                 step = heapq.heappop(self.steps)
@@ -1058,7 +1146,9 @@ class Seeder:
                 except DomainError as exc:
                     name = getattr(getattr(step.run, "func", step.run), "__name__", "step")
                     self.failures[name] += 1
-                    self.failure_examples.setdefault(name, f"{step.when:%Y-%m-%d %H:%M} {exc.message}")
+                    self.failure_examples.setdefault(
+                        name, f"{step.when:%Y-%m-%d %H:%M} {exc.message}"
+                    )
                     if step.plan is not None:
                         step.plan.failed = f"{name}: {exc.message}"
                 self._send_emails(step.when)
@@ -1259,33 +1349,52 @@ class Seeder:
         """The morning pick list of a warehouse: every ready order, by promised date. The
         picker walks it and confirms each tote's lines a few minutes apart."""
         try:
-            pick_list = pick_list_create(warehouse=self.warehouses[code], filters={"priority": "promised"},
-                                         limit=80, actor=self.actor(roles.WAREHOUSE))
+            pick_list = pick_list_create(
+                warehouse=self.warehouses[code],
+                filters={"priority": "promised"},
+                limit=80,
+                actor=self.actor(roles.WAREHOUSE),
+            )
         except DomainError:
             return  # nothing ready here this morning
-        when = self.clock.now + timedelta(minutes=self.rng.uniform(6, 15))  # print it, take a trolley
+        when = self.clock.now + timedelta(
+            minutes=self.rng.uniform(6, 15)
+        )  # print it, take a trolley
         for s in sorted(pick_list.shipments.all(), key=lambda s: int(s.tote[1:] or 0)):
             when += timedelta(minutes=self.rng.uniform(2, 5))
-            self._later(when, functools.partial(self.batch_confirm, pick_list=pick_list, shipment_id=s.pk))
+            self._later(
+                when, functools.partial(self.batch_confirm, pick_list=pick_list, shipment_id=s.pk)
+            )
 
     def batch_confirm(self, _plan=None, *, pick_list: PickList, shipment_id: int) -> None:
         s = Shipment.objects.select_related("order").get(pk=shipment_id)
         if s.status != ShipmentStatus.PICKING or s.picked_at is not None:
             return  # cancelled, or the packer took the tote early
-        lines = list(s.lines.filter(pick_confirmed=False).select_related("order_line__product").order_by("pk"))
+        lines = list(
+            s.lines.filter(pick_confirmed=False)
+            .select_related("order_line__product")
+            .order_by("pk")
+        )
         if self.short_picks_at and self.clock.now >= self.short_picks_at[0]:
             line = self._short_candidate(s, lines)
             if line is not None:
                 self.short_picks_at.pop(0)
-                result = pick_line_short(pick_list=pick_list, line_id=line.pk, found=line.quantity - 1,
-                                         actor=self.actor(roles.WAREHOUSE))
+                result = pick_line_short(
+                    pick_list=pick_list,
+                    line_id=line.pk,
+                    found=line.quantity - 1,
+                    actor=self.actor(roles.WAREHOUSE),
+                )
                 lines.remove(line)
                 plan = self.plans.get(s.order_id)
                 if plan is not None and result["moved"]:
                     self._ship_the_rest(plan)
         if lines:
-            pick_lines_confirm(pick_list=pick_list, line_ids=[ln.pk for ln in lines],
-                               actor=self.actor(roles.WAREHOUSE))
+            pick_lines_confirm(
+                pick_list=pick_list,
+                line_ids=[ln.pk for ln in lines],
+                actor=self.actor(roles.WAREHOUSE),
+            )
 
     def _short_candidate(self, s: Shipment, lines):
         """A line whose shelf turns out one short, when another warehouse can send the unit
@@ -1293,8 +1402,11 @@ class Seeder:
         if sum(ln.quantity for ln in lines) < 2:
             return None
         for ln in lines:
-            other = (StockLevel.objects.filter(product_id=ln.order_line.product_id).exclude(warehouse_id=s.warehouse_id)
-                     .first())
+            other = (
+                StockLevel.objects.filter(product_id=ln.order_line.product_id)
+                .exclude(warehouse_id=s.warehouse_id)
+                .first()
+            )
             if other is not None and other.available >= 1:
                 return ln
         return None
@@ -1320,10 +1432,16 @@ class Seeder:
 
     def pack(self, p: Plan, which: str) -> None:
         for s in self._shipments(p, "picking", which):
-            if s.picked_at is None and s.pick_list_id:  # the packer takes the tote as the picker finishes
+            if (
+                s.picked_at is None and s.pick_list_id
+            ):  # the packer takes the tote as the picker finishes
                 open_lines = list(s.lines.filter(pick_confirmed=False).values_list("pk", flat=True))
                 if open_lines:
-                    pick_lines_confirm(pick_list=s.pick_list, line_ids=open_lines, actor=self.actor(roles.WAREHOUSE))
+                    pick_lines_confirm(
+                        pick_list=s.pick_list,
+                        line_ids=open_lines,
+                        actor=self.actor(roles.WAREHOUSE),
+                    )
                     self.clock.now += timedelta(minutes=self.rng.randrange(2, 6))
             self._pack_one(s)
             self.clock.now += timedelta(minutes=self.rng.randrange(3, 20))
@@ -1336,9 +1454,13 @@ class Seeder:
             product = sl.order_line.product
             for _ in range(sl.quantity_picked):
                 pack_scan(shipment=s, code=product.barcode or product.sku, actor=actor)
-        units = [sl.order_line.product.weight_grams for sl in lines for _ in range(sl.quantity_picked)]
+        units = [
+            sl.order_line.product.weight_grams for sl in lines for _ in range(sl.quantity_picked)
+        ]
         boxes = []
-        if len(units) > 1 and sum(units) > SPLIT_PARCEL_GRAMS:  # the bulkiest item in a box of its own
+        if (
+            len(units) > 1 and sum(units) > SPLIT_PARCEL_GRAMS
+        ):  # the bulkiest item in a box of its own
             boxes.append(max(units))
         for items in boxes:
             self._parcel(s, items + PACKAGING_GRAMS, items)
@@ -1350,8 +1472,14 @@ class Seeder:
     def _parcel(self, s: Shipment, suggested: int, items_grams: int) -> None:
         """A box sized for what goes in, weighed on the scale (a few grams off the suggestion)."""
         _, length, width, height = next((b for b in BOXES if items_grams <= b[0]), BOXES[-1])
-        parcel_add(shipment=s, weight_grams=max(1, suggested + self.rng.randint(-12, 18)), length_mm=length,
-                   width_mm=width, height_mm=height, actor=self.actor(roles.WAREHOUSE))
+        parcel_add(
+            shipment=s,
+            weight_grams=max(1, suggested + self.rng.randint(-12, 18)),
+            length_mm=length,
+            width_mm=width,
+            height_mm=height,
+            actor=self.actor(roles.WAREHOUSE),
+        )
 
     # ------------------------------------------------------------------ shipping and delivery
 
@@ -1376,7 +1504,10 @@ class Seeder:
             body = f"{min(max(transit_days, 1), 9)}{self.rng.randrange(10**10):010d}"
             number = f"SIM{body}{check_digit(body)}"
             fates = {e.status for e in self.post.timeline(number, shipped_at=self.clock.now)}
-            if self.clean_tracking and fates & {ShipmentStatus.EXCEPTION, ShipmentStatus.RETURNED_TO_SENDER}:
+            if self.clean_tracking and fates & {
+                ShipmentStatus.EXCEPTION,
+                ShipmentStatus.RETURNED_TO_SENDER,
+            }:
                 continue
             if ShipmentStatus.RETURNED_TO_SENDER in fates:
                 if self.returned_to_sender or self.clock.now < self.end - timedelta(days=8):
@@ -1400,13 +1531,23 @@ class Seeder:
                     self._follow_tracking(s)
                     self.clock.now += timedelta(minutes=self.rng.randrange(10, 90))
                     continue
-            s = shipment_ship(shipment=s, carrier=self.carriers[code], tracking_number=self._tracking(code),
-                              actor=actor)
+            s = shipment_ship(
+                shipment=s,
+                carrier=self.carriers[code],
+                tracking_number=self._tracking(code),
+                actor=actor,
+            )
             lo, hi = MANUAL_TRANSIT_HOURS["DE" if p.customer.country == "DE" else "abroad"]
-            arrives = self._working(s.shipped_at + timedelta(hours=self.rng.uniform(lo, hi)),
-                                    open_=8, close=20, saturday=True)
+            arrives = self._working(
+                s.shipped_at + timedelta(hours=self.rng.uniform(lo, hi)),
+                open_=8,
+                close=20,
+                saturday=True,
+            )
             # Customer service checks the carrier's website a day or so later.
-            checked = self._working(arrives + timedelta(hours=self.rng.uniform(1, 8)), open_=8, close=18)
+            checked = self._working(
+                arrives + timedelta(hours=self.rng.uniform(1, 8)), open_=8, close=18
+            )
             self._later(checked, functools.partial(self.deliver, shipment_id=s.pk), p)
             self.clock.now += timedelta(minutes=self.rng.randrange(10, 90))
 
@@ -1437,8 +1578,12 @@ class Seeder:
         s = Shipment.objects.select_related("carrier").get(pk=shipment_id)
         if s.status != ShipmentStatus.SHIPPED:
             return
-        shipment_mark_delivered(shipment=s, actor=self.actor(roles.CUSTOMER_SERVICE), source=EventSource.STAFF,
-                                note=f"{s.carrier.name} tracking shows it delivered.")
+        shipment_mark_delivered(
+            shipment=s,
+            actor=self.actor(roles.CUSTOMER_SERVICE),
+            source=EventSource.STAFF,
+            note=f"{s.carrier.name} tracking shows it delivered.",
+        )
         self._after_delivery(s.order_id)
 
     def late_notify(self, _plan=None) -> None:
@@ -1452,8 +1597,11 @@ class Seeder:
         order = Order.objects.only("fulfillment_status").get(pk=order_id)
         if order.fulfillment_status != FulfillmentStatus.DELIVERED:
             return
-        last = max(Shipment.objects.filter(order_id=order_id, status=ShipmentStatus.DELIVERED)
-                   .values_list("delivered_at", flat=True))
+        last = max(
+            Shipment.objects.filter(order_id=order_id, status=ShipmentStatus.DELIVERED).values_list(
+                "delivered_at", flat=True
+            )
+        )
         due = last + timedelta(days=settings.FEEDBACK_REQUEST_DAYS)
         sweep = due.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1, seconds=20)
         if sweep not in self._feedback_sweeps:
@@ -1464,7 +1612,9 @@ class Seeder:
         started = self.clock.now
         if not feedback_requests_due():
             return
-        asked = Notification.objects.filter(kind=NotificationKind.FEEDBACK_REQUEST, created_at__gte=started)
+        asked = Notification.objects.filter(
+            kind=NotificationKind.FEEDBACK_REQUEST, created_at__gte=started
+        )
         for order_id in asked.values_list("order_id", flat=True).order_by("order_id"):
             if self.rng.random() < FEEDBACK_SHARE:
                 when = started + timedelta(hours=self.rng.uniform(0.5, 40))
@@ -1473,8 +1623,11 @@ class Seeder:
     def feedback_rate(self, _plan=None, *, order_id: int) -> None:
         """The customer follows the email's link and rates the delivery on the status page."""
         order = Order.objects.get(pk=order_id)
-        problem = (TrackingEvent.objects.filter(shipment__order=order, status=ShipmentStatus.EXCEPTION)
-                   .values_list("carrier_status", flat=True).first())
+        problem = (
+            TrackingEvent.objects.filter(shipment__order=order, status=ShipmentStatus.EXCEPTION)
+            .values_list("carrier_status", flat=True)
+            .first()
+        )
         table = FEEDBACK_AFTER_PROBLEM.get(problem, FEEDBACK)
         rating, _, comments = _weighted(self.rng, [(row, row[1]) for row in table])
         feedback_submit(order=order, rating=rating, comment=self.rng.choice(comments))
@@ -1487,9 +1640,15 @@ class Seeder:
         for row in manifests_pending(day=timezone.localdate(), days_back=14):
             if row["today"]:
                 continue
-            self.clock.now = timezone.make_aware(datetime.combine(row["day"], datetime.min.time())) + timedelta(hours=18)
-            manifest_close(carrier=row["carrier"], warehouse=row["warehouse"], day=row["day"],
-                           actor=self.actor(roles.WAREHOUSE))
+            self.clock.now = timezone.make_aware(
+                datetime.combine(row["day"], datetime.min.time())
+            ) + timedelta(hours=18)
+            manifest_close(
+                carrier=row["carrier"],
+                warehouse=row["warehouse"],
+                day=row["day"],
+                actor=self.actor(roles.WAREHOUSE),
+            )
         self.clock.now = now
 
     def request_return(self, p: Plan) -> None:
@@ -1597,8 +1756,11 @@ class Command(BaseCommand):
             api_token = None
             if users_allowed:
                 # A token for the marketplace integration, so the JSON API can be tried at once.
-                _, api_token = api_token_create(name="Demo marketplace sync",
-                                                channel=SalesChannel.objects.get(slug="amazon"), actor=None)
+                _, api_token = api_token_create(
+                    name="Demo marketplace sync",
+                    channel=SalesChannel.objects.get(slug="amazon"),
+                    actor=None,
+                )
 
         if users_allowed:
             self._write_logins(api_token)
@@ -1657,15 +1819,21 @@ class Command(BaseCommand):
         shipped = Shipment.objects.filter(shipped_at__isnull=False)
         out(f"    carriers: {by(shipped, 'carrier__name')}")
         labelled = Shipment.objects.exclude(label="").count()
-        out(f"    parcels: {Parcel.objects.count()} weighed and measured; {labelled} labels bought "
-            "(their PDFs are drawn on first download)")
+        out(
+            f"    parcels: {Parcel.objects.count()} weighed and measured; {labelled} labels bought "
+            "(their PDFs are drawn on first download)"
+        )
         lists = PickList.objects.count()
         done = PickList.objects.filter(status=PickListStatus.COMPLETED).count()
         shorts = OrderEvent.objects.filter(type=EventType.SHORT_PICKED).count()
-        out(f"    picking: {lists} morning pick lists ({done} completed), "
-            f"{shipped.filter(pick_list__isnull=False).count()} shipments picked on them, {shorts} short picks")
+        out(
+            f"    picking: {lists} morning pick lists ({done} completed), "
+            f"{shipped.filter(pick_list__isnull=False).count()} shipments picked on them, {shorts} short picks"
+        )
         in_flight = Shipment.objects.filter(status__in=IN_FLIGHT_STATUSES)
-        out(f"    tracking: {TrackingEvent.objects.count()} carrier events; in flight now: {by(in_flight, 'status')}")
+        out(
+            f"    tracking: {TrackingEvent.objects.count()} carrier events; in flight now: {by(in_flight, 'status')}"
+        )
         rated = DeliveryFeedback.objects.aggregate(n=Count("pk"), avg=Avg("rating"))
         asked = Notification.objects.filter(kind=NotificationKind.FEEDBACK_REQUEST).count()
         average = f", average {rated['avg']:.1f}/5" if rated["n"] else ""
