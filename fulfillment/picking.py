@@ -425,7 +425,7 @@ def pick_line_short(*, pick_list: PickList, line_id: int, found: int, actor) -> 
         delta=-missing,
         actor=actor,
         reference=pl.number,
-        reason=f"{why}; the shelf is empty",
+        reason=f"{why}; the shelf held no more" if found else f"{why}; the shelf is empty",
     )
     backordered = result["backordered"]
     if backordered:

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from core import roles
 from core.errors import DomainError, ValidationFailed
+from core.money import format_money
 from customers.addresses import AddressCheck, address_validate, order_address
 from orders.choices import EventSource, EventType, HoldCode, OrderStatus
 from orders.models import Order
@@ -172,7 +173,7 @@ def shipment_label_buy(
             actor=actor,
             message=(
                 f"Label bought for {s.number}: {option.service} ({option.zone.name}), "
-                f"{s.shipping_cost} {option.currency}, tracking {s.tracking_number}, "
+                f"{format_money(s.shipping_cost, option.currency)}, tracking {s.tracking_number}, "
                 f"{len(parcels)} parcel(s); delivery expected {s.expected_delivery_date:%a %d %b}."
             ),
             payload={

@@ -424,6 +424,7 @@ def test_short_pick_re_reserves_the_missing_units_in_another_warehouse(
     assert adjustment.on_hand_delta == -2
     assert "found 1 of 3" in adjustment.reason
     assert "A-02-3" in adjustment.reason
+    assert adjustment.reason.endswith("the shelf held no more")  # 1 was there: not "empty"
     event = OrderEvent.objects.get(order=order, type="short_picked")
     assert "found 1 of 3" in event.message
     assert "BER" in event.message
