@@ -189,6 +189,25 @@ def shipment_pack_unchecked(*, shipment: Shipment, actor) -> Shipment:
     return s
 
 
+def shipment_email_payload(s: Shipment, *, lines: list[ShipmentLine] | None = None) -> dict:
+    """What the customer's emails about a parcel show: carrier, tracking, expected date, items."""
+    if lines is None:
+        lines = [sl for sl in s.lines.select_related("order_line") if sl.quantity]
+    return {
+        "shipment": s.number,
+        "carrier": s.carrier.name if s.carrier else "",
+        "tracking_number": s.tracking_number,
+        "tracking_url": s.tracking_url,
+        "expected_delivery_date": s.expected_delivery_date.isoformat()
+        if s.expected_delivery_date
+        else "",
+        "items": [
+            {"sku": sl.order_line.sku, "name": sl.order_line.name, "quantity": sl.quantity}
+            for sl in lines
+        ],
+    }
+
+
 @transaction.atomic
 def shipment_ship(
     *, shipment: Shipment, carrier: Carrier | None, tracking_number: str, actor
@@ -247,19 +266,7 @@ def shipment_ship(
         order=order,
         kind=NotificationKind.ORDER_SHIPPED,
         key=s.number,
-        payload={
-            "shipment": s.number,
-            "carrier": carrier.name,
-            "tracking_number": s.tracking_number,
-            "tracking_url": s.tracking_url,
-            "expected_delivery_date": s.expected_delivery_date.isoformat()
-            if s.expected_delivery_date
-            else "",
-            "items": [
-                {"sku": sl.order_line.sku, "name": sl.order_line.name, "quantity": sl.quantity}
-                for sl in lines
-            ],
-        },
+        payload=shipment_email_payload(s, lines=lines),
     )
     if not order.invoices.exists():
         invoice_issue(order=order, actor=actor, source=EventSource.SYSTEM)

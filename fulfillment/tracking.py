@@ -29,7 +29,7 @@ from orders.services import notification_queue, order_event_add
 from .carriers.base import CarrierEvent
 from .choices import IN_FLIGHT_STATUSES, SHIPMENT_TRANSITIONS, CarrierAdapter, ShipmentStatus
 from .models import Carrier, Shipment, TrackingEvent, UnmatchedTrackingEvent
-from .services import shipment_mark_delivered
+from .services import shipment_email_payload, shipment_mark_delivered
 
 logger = logging.getLogger(__name__)
 
@@ -139,22 +139,6 @@ def tracking_event_record(
     return Recorded(row, created=True, applied=applies)
 
 
-def _shipment_payload(s: Shipment) -> dict:
-    return {
-        "shipment": s.number,
-        "carrier": s.carrier.name if s.carrier else "",
-        "tracking_number": s.tracking_number,
-        "tracking_url": s.tracking_url,
-        "expected_delivery_date": s.expected_delivery_date.isoformat()
-        if s.expected_delivery_date
-        else "",
-        "items": [
-            {"sku": sl.order_line.sku, "name": sl.order_line.name, "quantity": sl.quantity}
-            for sl in s.lines.select_related("order_line")
-        ],
-    }
-
-
 def _apply(s: Shipment, row: TrackingEvent, *, source: str) -> None:
     message = row.message.strip().rstrip(".")
     where = f" ({row.location})" if row.location else ""
@@ -186,7 +170,7 @@ def _apply(s: Shipment, row: TrackingEvent, *, source: str) -> None:
             order=s.order,
             kind=NotificationKind.SHIPMENT_DELAYED,
             key=f"{s.number}:exception",
-            payload={**_shipment_payload(s), "reason": "exception", "message": row.message},
+            payload={**shipment_email_payload(s), "reason": "exception", "message": row.message},
         )
     elif row.status == S.RETURNED_TO_SENDER:
         order_event_add(
@@ -218,7 +202,7 @@ def _apply(s: Shipment, row: TrackingEvent, *, source: str) -> None:
                 order=s.order,
                 kind=NotificationKind.ORDER_OUT_FOR_DELIVERY,
                 key=s.number,
-                payload=_shipment_payload(s),
+                payload=shipment_email_payload(s),
             )
 
 
@@ -314,7 +298,7 @@ def shipments_late_notify(*, today: datetime.date | None = None, limit: int = 50
                 order=s.order,
                 kind=NotificationKind.SHIPMENT_DELAYED,
                 key=f"{s.number}:late",
-                payload={**_shipment_payload(s), "reason": "late"},
+                payload={**shipment_email_payload(s), "reason": "late"},
             )
             if n is not None:
                 order_event_add(

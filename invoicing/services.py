@@ -54,6 +54,105 @@ def _schedule_render(doc) -> None:
     transaction.on_commit(functools.partial(render_document.delay, kind, doc.pk))
 
 
+def _invoice_write(
+    *,
+    order: Order,
+    doc_lines: list,
+    shipping: Decimal,
+    actor,
+    source: str,
+    supplementary_for: str = "",
+    payload: dict | None = None,
+) -> Invoice:
+    """Write an invoice with these lines (totals are theirs plus shipping), its timeline event
+    and its PDF job. Every invoice is written here: the order's first, or a supplementary one
+    for what a change added (``supplementary_for`` says which change)."""
+    subtotal = sum((dl.net for dl in doc_lines), ZERO)
+    tax_total = sum((dl.tax for dl in doc_lines), ZERO)
+    invoice = Invoice.objects.create(
+        number=_next_number("INV"),
+        order=order,
+        issued_at=timezone.now(),
+        currency=order.currency,
+        bill_to=_bill_to(order),
+        customer_email=order.email,
+        subtotal=subtotal,
+        tax_total=tax_total,
+        shipping_total=shipping,
+        total=subtotal + tax_total + shipping,
+        issued_by=actor if getattr(actor, "pk", None) else None,
+    )
+    for dl in doc_lines:
+        dl.invoice = invoice
+    InvoiceLine.objects.bulk_create(doc_lines)
+    order_event_add(
+        order=order,
+        type=EventType.INVOICE_ISSUED,
+        actor=actor,
+        source=source,
+        message=(
+            f"Supplementary invoice {invoice.number} issued for {invoice.total} {invoice.currency}: "
+            f"{supplementary_for}."
+            if supplementary_for
+            else f"Invoice {invoice.number} issued for {invoice.total} {invoice.currency}."
+        )[:500],
+        customer_message=f"Invoice {invoice.number} is available.",
+        payload={"invoice": invoice.number, **(payload or {})},
+    )
+    _schedule_render(invoice)
+    return invoice
+
+
+def _credit_note_write(
+    *,
+    order: Order,
+    invoice: Invoice,
+    doc_lines: list,
+    shipping: Decimal,
+    reason: str,
+    reference: str,
+    actor,
+    source: str,
+    payload: dict | None = None,
+) -> CreditNote:
+    """Write a credit note against ``invoice`` with these lines (totals are theirs plus
+    shipping), its timeline event and its PDF job. Every credit note is written here."""
+    subtotal = sum((dl.net for dl in doc_lines), ZERO)
+    tax_total = sum((dl.tax for dl in doc_lines), ZERO)
+    note = CreditNote.objects.create(
+        number=_next_number("CN"),
+        order=order,
+        invoice=invoice,
+        issued_at=timezone.now(),
+        currency=order.currency,
+        bill_to=invoice.bill_to,
+        customer_email=order.email,
+        subtotal=subtotal,
+        tax_total=tax_total,
+        shipping_total=shipping,
+        total=subtotal + tax_total + shipping,
+        reason=reason[:255],
+        reference=reference,
+        issued_by=actor if getattr(actor, "pk", None) else None,
+    )
+    for dl in doc_lines:
+        dl.credit_note = note
+    CreditNoteLine.objects.bulk_create(doc_lines)
+    order_event_add(
+        order=order,
+        type=EventType.CREDIT_NOTE_ISSUED,
+        actor=actor,
+        source=source,
+        message=f"Credit note {note.number} issued for {note.total} {note.currency}: {reason}."[
+            :500
+        ],
+        customer_message=f"Credit note {note.number} is available.",
+        payload={"credit_note": note.number, "invoice": invoice.number, **(payload or {})},
+    )
+    _schedule_render(note)
+    return note
+
+
 @transaction.atomic
 def invoice_issue(*, order: Order, actor, source: str = EventSource.STAFF) -> Invoice:
     """Issue the order's invoice with the next gapless number. An order has one invoice;
@@ -66,49 +165,28 @@ def invoice_issue(*, order: Order, actor, source: str = EventSource.STAFF) -> In
         return existing
     if order.status == OrderStatus.CANCELLED:
         raise DomainError("A cancelled order is not invoiced.")
-    lines = list(order.lines.all())
-    invoice = Invoice.objects.create(
-        number=_next_number("INV"),
+    doc_lines = [
+        InvoiceLine(
+            order_line=ln,
+            sku=ln.sku,
+            name=ln.name,
+            quantity=ln.quantity_effective,
+            unit_price=ln.unit_price,
+            tax_rate=ln.tax_rate,
+            net=ln.net_total,
+            tax=ln.tax_total,
+            gross=ln.gross_total,
+        )
+        for ln in order.lines.all()
+        if ln.quantity_effective
+    ]
+    return _invoice_write(
         order=order,
-        issued_at=timezone.now(),
-        currency=order.currency,
-        bill_to=_bill_to(order),
-        customer_email=order.email,
-        subtotal=order.subtotal,
-        tax_total=order.tax_total,
-        shipping_total=order.shipping_total,
-        total=order.total,
-        issued_by=actor if getattr(actor, "pk", None) else None,
-    )
-    InvoiceLine.objects.bulk_create(
-        [
-            InvoiceLine(
-                invoice=invoice,
-                order_line=ln,
-                sku=ln.sku,
-                name=ln.name,
-                quantity=ln.quantity_effective,
-                unit_price=ln.unit_price,
-                tax_rate=ln.tax_rate,
-                net=ln.net_total,
-                tax=ln.tax_total,
-                gross=ln.gross_total,
-            )
-            for ln in lines
-            if ln.quantity_effective
-        ]
-    )
-    order_event_add(
-        order=order,
-        type=EventType.INVOICE_ISSUED,
+        doc_lines=doc_lines,
+        shipping=order.shipping_total,
         actor=actor,
         source=source,
-        message=f"Invoice {invoice.number} issued for {invoice.total} {invoice.currency}.",
-        customer_message=f"Invoice {invoice.number} is available.",
-        payload={"invoice": invoice.number},
     )
-    _schedule_render(invoice)
-    return invoice
 
 
 def _invoice_for(order: Order, line_ids) -> Invoice | None:
@@ -151,7 +229,6 @@ def credit_note_issue(
         .values_list("order_line", "q")
     )
     doc_lines = []
-    subtotal = tax_total = ZERO
     for line_id, qty in quantities.items():
         ln = lines.get(line_id)
         if ln is None:
@@ -160,8 +237,6 @@ def credit_note_issue(
             raise DomainError(f"Line {ln.line_no} ({ln.sku}): cannot credit {qty}.")
         net = quantize(ln.unit_price * qty)
         tax = tax_of(net, ln.tax_rate)
-        subtotal += net
-        tax_total += tax
         doc_lines.append(
             CreditNoteLine(
                 order_line=ln,
@@ -175,37 +250,16 @@ def credit_note_issue(
                 gross=net + tax,
             )
         )
-    shipping = order.shipping_total if include_shipping else ZERO
-    note = CreditNote.objects.create(
-        number=_next_number("CN"),
+    return _credit_note_write(
         order=order,
         invoice=invoice,
-        issued_at=timezone.now(),
-        currency=order.currency,
-        bill_to=invoice.bill_to,
-        customer_email=order.email,
-        subtotal=subtotal,
-        tax_total=tax_total,
-        shipping_total=shipping,
-        total=subtotal + tax_total + shipping,
+        doc_lines=doc_lines,
+        shipping=order.shipping_total if include_shipping else ZERO,
         reason=reason,
         reference=reference,
-        issued_by=actor if getattr(actor, "pk", None) else None,
-    )
-    for dl in doc_lines:
-        dl.credit_note = note
-    CreditNoteLine.objects.bulk_create(doc_lines)
-    order_event_add(
-        order=order,
-        type=EventType.CREDIT_NOTE_ISSUED,
         actor=actor,
         source=source,
-        message=f"Credit note {note.number} issued for {note.total} {note.currency}: {reason}.",
-        customer_message=f"Credit note {note.number} is available.",
-        payload={"credit_note": note.number, "invoice": invoice.number},
     )
-    _schedule_render(note)
-    return note
 
 
 # ---------------------------------------------------------------- documents that follow order changes
@@ -316,77 +370,29 @@ def _documents_follow(
     )
     reference = f"{order.number}{CHANGE_REFERENCE}{event.pk if event else 0}"
     order = Order.objects.get(pk=order.pk)
-    issued_by = actor if getattr(actor, "pk", None) else None
     note = invoice = None
     if lost or shipping < 0:
-        doc_lines = _document_lines(CreditNoteLine, lost)
-        subtotal = sum((dl.net for dl in doc_lines), ZERO)
-        tax_total = sum((dl.tax for dl in doc_lines), ZERO)
-        ship = -shipping if shipping < 0 else ZERO
-        original = _invoice_for(order, [c.line.pk for c in lost])
-        note = CreditNote.objects.create(
-            number=_next_number("CN"),
+        note = _credit_note_write(
             order=order,
-            invoice=original,
-            issued_at=timezone.now(),
-            currency=order.currency,
-            bill_to=original.bill_to,
-            customer_email=order.email,
-            subtotal=subtotal,
-            tax_total=tax_total,
-            shipping_total=ship,
-            total=subtotal + tax_total + ship,
-            reason=reason[:255],
+            invoice=_invoice_for(order, [c.line.pk for c in lost]),
+            doc_lines=_document_lines(CreditNoteLine, lost),
+            shipping=-shipping if shipping < 0 else ZERO,
+            reason=reason,
             reference=reference,
-            issued_by=issued_by,
-        )
-        for dl in doc_lines:
-            dl.credit_note = note
-        CreditNoteLine.objects.bulk_create(doc_lines)
-        order_event_add(
-            order=order,
-            type=EventType.CREDIT_NOTE_ISSUED,
             actor=actor,
             source=source,
-            message=f"Credit note {note.number} issued for {note.total} {note.currency}: {reason}."[
-                :500
-            ],
-            customer_message=f"Credit note {note.number} is available.",
-            payload={"credit_note": note.number, "invoice": original.number, "change": reference},
+            payload={"change": reference},
         )
-        _schedule_render(note)
     if gained or shipping > 0:
-        doc_lines = _document_lines(InvoiceLine, gained)
-        subtotal = sum((dl.net for dl in doc_lines), ZERO)
-        tax_total = sum((dl.tax for dl in doc_lines), ZERO)
-        ship = shipping if shipping > 0 else ZERO
-        invoice = Invoice.objects.create(
-            number=_next_number("INV"),
+        invoice = _invoice_write(
             order=order,
-            issued_at=timezone.now(),
-            currency=order.currency,
-            bill_to=_bill_to(order),
-            customer_email=order.email,
-            subtotal=subtotal,
-            tax_total=tax_total,
-            shipping_total=ship,
-            total=subtotal + tax_total + ship,
-            issued_by=issued_by,
-        )
-        for dl in doc_lines:
-            dl.invoice = invoice
-        InvoiceLine.objects.bulk_create(doc_lines)
-        order_event_add(
-            order=order,
-            type=EventType.INVOICE_ISSUED,
+            doc_lines=_document_lines(InvoiceLine, gained),
+            shipping=shipping if shipping > 0 else ZERO,
             actor=actor,
             source=source,
-            message=f"Supplementary invoice {invoice.number} issued for {invoice.total} "
-            f"{invoice.currency}: {reason}."[:500],
-            customer_message=f"Invoice {invoice.number} is available.",
-            payload={"invoice": invoice.number, "supplementary": True, "change": reference},
+            supplementary_for=reason,
+            payload={"supplementary": True, "change": reference},
         )
-        _schedule_render(invoice)
     return note, invoice
 
 
